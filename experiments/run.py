@@ -1,0 +1,36 @@
+"""Entry point: `python -m experiments.run --config=configs/<name>.py [--workdir=DIR]`.
+
+Any config field can be overridden on the command line, e.g.
+`--config.model.reg_grid='(1.0, 5.0)'`; a misspelt field is an error.
+"""
+
+from absl import app, flags, logging
+from ml_collections import config_flags
+
+_CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Path to a configs/*.py file (optionally `file.py:arg`).",
+    lock_config=True,
+)
+_WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Output directory; defaults to runs/<config name>."
+)
+flags.mark_flags_as_required(["config"])
+
+
+def main(argv):
+    if len(argv) > 1:
+        raise app.UsageError(f"Unexpected command-line arguments: {argv[1:]}")
+    import jax
+
+    from experiments import pipeline
+
+    logging.info("JAX %s on %s", jax.__version__, jax.devices())
+    config = _CONFIG.value
+    workdir = _WORKDIR.value or pipeline.default_workdir(
+        config_flags.get_config_filename(flags.FLAGS["config"])
+    )
+    pipeline.run(config, workdir)
+
+
+if __name__ == "__main__":
+    app.run(main)
