@@ -1,0 +1,77 @@
+"""Data layer: raw tables, split datasets, loaders, preprocessing, splits, synthetic.
+
+See docs/architecture.md ("Data contract") for the types every other module uses.
+"""
+
+from infinite_ae.data.download import (
+    DownloadError,
+    cache_dir,
+    data_root,
+    fetch_grouplens,
+)
+from infinite_ae.data.interactions import (
+    Interactions,
+    RawInteractions,
+    rows_to_dense,
+)
+from infinite_ae.data.loaders import (
+    load_amazon_csv,
+    load_amazon_json,
+    load_csv,
+    load_dataframe,
+    load_infinite_ae,
+    load_infinite_ae_raw,
+    load_movielens,
+    load_recbole,
+    load_recbole_benchmark,
+    read_bytes,
+)
+from infinite_ae.data.preprocess import (
+    apply_rating_threshold,
+    deduplicate,
+    filter_min_user_interactions,
+    k_core,
+    preprocess_raw,
+    remap_ids,
+)
+from infinite_ae.data.splits import (
+    build_dataset,
+    infinite_ae_split,
+    split_hash,
+    split_raw,
+    temporal_loo_split,
+)
+from infinite_ae.data.synthetic import make_synthetic, power_law_degrees
+
+__all__ = [
+    "DownloadError",
+    "Interactions",
+    "RawInteractions",
+    "apply_rating_threshold",
+    "build_dataset",
+    "cache_dir",
+    "data_root",
+    "deduplicate",
+    "fetch_grouplens",
+    "filter_min_user_interactions",
+    "infinite_ae_split",
+    "k_core",
+    "load_amazon_csv",
+    "load_amazon_json",
+    "load_csv",
+    "load_dataframe",
+    "load_infinite_ae",
+    "load_infinite_ae_raw",
+    "load_movielens",
+    "load_recbole",
+    "load_recbole_benchmark",
+    "make_synthetic",
+    "power_law_degrees",
+    "preprocess_raw",
+    "read_bytes",
+    "remap_ids",
+    "rows_to_dense",
+    "split_hash",
+    "split_raw",
+    "temporal_loo_split",
+]
