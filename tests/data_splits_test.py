@@ -119,7 +119,7 @@ def test_split_raw_disjoint_and_info():
     with pytest.raises(ValueError, match="timestamps"):
         splits.split_raw(RawInteractions(raw.users, raw.items), protocol="temporal_loo")
     with pytest.raises(ValueError, match="unknown split"):
-        splits.split_raw(raw, protocol="random")
+        splits.split_raw(raw, protocol="shuffled")
 
 
 def _dedup(raw):
@@ -158,3 +158,39 @@ def test_build_dataset_records_every_knob():
     assert data.num_interactions["test"] == data.num_users
     # Every user in a 5-core has >= 3 rows: exactly one val and one test item each.
     assert data.num_interactions["val"] == data.num_users
+
+
+def _recbole_reference(n: int) -> tuple[int, int, int]:
+    """RecBole 1.x `_calcu_split_ids` for ratios [0.8, 0.1, 0.1], written out."""
+    ratios = [0.8, 0.1, 0.1]
+    cnt = [int(r * n) for r in ratios]
+    cnt[0] = n - sum(cnt[1:])
+    for i in range(1, len(ratios)):
+        if cnt[0] <= 1:
+            break
+        if 0 < ratios[-i] * n < 1:
+            cnt[-i] += 1
+            cnt[0] -= 1
+    return tuple(cnt)
+
+
+def test_random_split_matches_recbole_ratio_rule():
+    sizes = np.arange(1, 60)
+    users = np.repeat(np.arange(sizes.size), sizes)
+    tags = splits.random_split(users, rng=3)
+    for user, n in enumerate(sizes):
+        user_tags = tags[users == user]
+        got = tuple(int((user_tags == t).sum()) for t in (0, 1, 2))
+        assert got == _recbole_reference(int(n)), (n, got)
+    assert np.array_equal(tags, splits.random_split(users, rng=3))
+    assert not np.array_equal(tags, splits.random_split(users, rng=4))
+
+
+def test_build_dataset_random_split_keeps_every_row():
+    rng = np.random.default_rng(1)
+    raw = RawInteractions(rng.integers(0, 50, 2000), rng.integers(0, 400, 2000))
+    data = splits.build_dataset(raw, dedup="first", min_user_interactions=None,
+                                split="random", seed=5)
+    total = sum(data.num_interactions.values())
+    assert total == len(set(zip(raw.users.tolist(), raw.items.tolist(), strict=True)))
+    assert data.info["split"] == "random" and data.info["seed"] == 5

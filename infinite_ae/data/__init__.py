@@ -37,6 +37,7 @@ from infinite_ae.data.preprocess import (
 from infinite_ae.data.splits import (
     build_dataset,
     infinite_ae_split,
+    random_split,
     split_hash,
     split_raw,
     temporal_loo_split,
@@ -55,6 +56,7 @@ __all__ = [
     "fetch_grouplens",
     "filter_min_user_interactions",
     "infinite_ae_split",
+    "random_split",
     "k_core",
     "load_amazon_csv",
     "load_amazon_json",

@@ -12,6 +12,11 @@ Protocols:
     explicit ``np.random.Generator`` (a uniform random permutation per user drawn by
     sorting i.i.d. uniform keys), so the *rule* is identical but the original
     ``index.npz`` cannot be regenerated; load it with `load_infinite_ae` instead.
+  * ``"random"`` (RecBole ``RS: [0.8, 0.1, 0.1]`` grouped by user, random order):
+    per user with n rows, ``int(0.1 n)`` rows go to validation and test and the rest
+    to train; when ``0 < 0.1 n < 1`` (n < 10) test and then validation receive one
+    row each while train keeps more than one (RecBole's ``_calcu_split_ids``). No
+    forced test item; nothing is dropped.
   * ``"temporal_loo"`` (leave-one-out by time): per user, rows sorted by timestamp
     with ties broken by file order; the last goes to test, the second-to-last to
     validation, the rest to train. Users with 2 rows get train + test (no
@@ -29,7 +34,7 @@ import numpy as np
 from infinite_ae.data import preprocess as preprocess_lib
 from infinite_ae.data.interactions import Interactions, RawInteractions, factorize
 
-PROTOCOLS = ("infinite_ae", "temporal_loo")
+PROTOCOLS = ("infinite_ae", "random", "temporal_loo")
 TRAIN, VAL, TEST, DROPPED = 0, 1, 2, -1
 
 
@@ -84,6 +89,50 @@ def infinite_ae_split(
     tags = np.where(rank < first_split, TRAIN, np.where(rank < second_split, VAL, TEST))
     tags[rank == 0] = TEST
     tags[count < min_interactions] = DROPPED
+    out = np.empty(user_codes.size, np.int8)
+    out[order] = tags
+    return out
+
+
+def _recbole_counts(count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-user (train, val) sizes of RecBole's 80/10/10 ratio split; test is the rest."""
+    val = (0.1 * count).astype(np.int64)
+    test = val.copy()
+    train = count - val - test
+    small = (0.1 * count > 0) & (0.1 * count < 1)
+    # RecBole moves one row from train to test, then to validation, while train > 1.
+    move_test = small & (train > 1)
+    train, test = train - move_test, test + move_test
+    move_val = small & (train > 1)
+    train, val = train - move_val, val + move_val
+    return train, val
+
+
+def random_split(user_codes: Any, *, rng: int | np.random.Generator) -> np.ndarray:
+    """Tags rows with RecBole's per-user random 80/10/10 ratio split.
+
+    Args:
+        user_codes: [N] user index (or any integer user key) of every row.
+        rng: an ``np.random.Generator`` or a seed for one.
+
+    Returns:
+        [N] int8 tags: 0 train, 1 val, 2 test.
+
+    >>> tags = random_split([0] * 10 + [1] * 3, rng=0)
+    >>> [int((tags[:10] == t).sum()) for t in (0, 1, 2)]
+    [8, 1, 1]
+    >>> sorted(tags[10:].tolist())
+    [0, 1, 2]
+    """
+    user_codes = factorize(np.asarray(user_codes))[0]
+    generator = _as_generator(rng)
+    if user_codes.size == 0:
+        return np.zeros(0, np.int8)
+    keys = user_codes + generator.random(user_codes.size) * 0.5
+    order = np.argsort(keys, kind="stable")
+    rank, count = _group_ranks(user_codes, order)
+    train, val = _recbole_counts(count)
+    tags = np.where(rank < train, TRAIN, np.where(rank < train + val, VAL, TEST))
     out = np.empty(user_codes.size, np.int8)
     out[order] = tags
     return out
@@ -163,7 +212,7 @@ def split_raw(
 
     Args:
         raw: [N] table.
-        protocol: "infinite_ae" or "temporal_loo".
+        protocol: "infinite_ae", "random" or "temporal_loo".
         seed: seed of the ``np.random.Generator`` (infinite_ae only).
         name: dataset name (default: the source's base name).
         binarize: duplicate pairs collapse to 1.
@@ -176,6 +225,9 @@ def split_raw(
     if protocol == "infinite_ae":
         tags = infinite_ae_split(raw.users, rng=np.random.default_rng(seed))
         split_info: dict[str, Any] = {"seed": seed}
+    elif protocol == "random":
+        tags = random_split(raw.users, rng=np.random.default_rng(seed))
+        split_info = {"seed": seed}
     elif protocol == "temporal_loo":
         if raw.timestamps is None:
             raise ValueError(
@@ -240,7 +292,7 @@ def build_dataset(
         min_user_interactions: one-pass user filter (∞-AE: 3).
         k_core: k or (k_user, k_item); None skips.
         k_core_iterative: iterate the k-core to a fixed point.
-        split: "infinite_ae" or "temporal_loo".
+        split: "infinite_ae", "random" or "temporal_loo".
         seed: split seed.
         name: dataset name.
         binarize: duplicate pairs collapse to 1 (only matters with dedup="none").
