@@ -108,7 +108,8 @@ def format_table(results: Mapping[str, Any]) -> str:
     """A readable table of the `val`/`test` metric sections of a results dict."""
     sections = [s for s in ("val", "test") if isinstance(results.get(s), Mapping)]
     names = sorted({k for s in sections for k, v in results[s].items()
-                    if isinstance(v, int | float)}, key=_metric_order)
+                    if isinstance(v, int | float) and not k.startswith("num_")},
+                   key=_metric_order)
     if not names:
         return "(no metrics)"
     width = max(len(n) for n in names)
