@@ -1,0 +1,161 @@
+"""Candidate pool of DConRec: training interactions, pseudo-positives, tail set.
+
+dconrec.md §4.2 (pre-augmentation) and §4.3 (long-tail compensation). Provenance codes:
+ORIGINAL = 0 (a training interaction chosen through s), PSEUDO = 1 (a proxy
+pseudo-positive), TAIL = 2 (a long-tail user's training interaction, always kept).
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.sparse as sp
+
+from infinite_ae.types import Array
+
+ORIGINAL, PSEUDO, TAIL = 0, 1, 2
+PROVENANCE_NAMES = ("original", "pseudo", "tail")
+
+
+class Pool(NamedTuple):
+    """Candidates and the always-kept tail set (NumPy, host side).
+
+    Attributes:
+      users: [N] int32 user of each candidate.
+      items: [N] int32 item of each candidate.
+      is_pseudo: [N] bool, True for pseudo-positives.
+      tail_users: [T] int32 users of the tail interactions.
+      tail_items: [T] int32 items of the tail interactions.
+      num_train: N_tr, the number of training interactions.
+    """
+
+    users: np.ndarray
+    items: np.ndarray
+    is_pseudo: np.ndarray
+    tail_users: np.ndarray
+    tail_items: np.ndarray
+    num_train: int
+
+
+@jax.jit
+def _masked_top_k_scores(user_emb, item_emb, mask_value, train_rows):
+    scores = user_emb @ item_emb.T
+    return jnp.where(train_rows, mask_value, scores)
+
+
+def pseudo_positives(
+    user_emb: Array,
+    item_emb: Array,
+    train: sp.csr_matrix,
+    *,
+    ratio: float,
+    min_per_user: int = 5,
+    exclusion: str = "exact",
+    batch_size: int = 1024,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top unseen items of a proxy model per user (dconrec.md §4.2).
+
+    k_u = max(min_per_user, floor(ratio * deg_u)) items per user, capped by the number
+    of items the user has not seen in training.
+
+    Args:
+      user_emb: [U, d] proxy user embeddings.
+      item_emb: [I, d] proxy item embeddings.
+      train: [U, I] CSR training interactions.
+      ratio: pseudo-positives per user as a fraction of the training degree.
+      min_per_user: lower bound on k_u.
+      exclusion: "exact" (training items get -inf and are never selected; clean)
+        or "minus_one" (training items get score -1, official quirk 4: they can be
+        re-selected if real scores fall below -1).
+      batch_size: users per scoring batch.
+
+    Returns:
+      (users [N_p], items [N_p]) int32, sorted by user then rank.
+    """
+    num_users, num_items = train.shape
+    deg = np.diff(train.indptr)
+    k_u = np.maximum(min_per_user, np.floor(ratio * deg).astype(np.int64))
+    if exclusion == "exact":
+        k_u = np.minimum(k_u, num_items - deg)
+        mask_value = -np.inf
+    elif exclusion == "minus_one":
+        k_u = np.minimum(k_u, num_items)
+        mask_value = -1.0
+    else:
+        raise ValueError(f"unknown exclusion {exclusion!r}; valid: exact, minus_one")
+    k_max = int(k_u.max()) if num_users else 0
+    out_u, out_i = [], []
+    for start in range(0, num_users, batch_size):
+        rows = np.arange(start, min(start + batch_size, num_users))
+        padded = np.pad(rows, (0, batch_size - len(rows)))
+        train_rows = train[padded].toarray() > 0
+        scores = np.asarray(
+            _masked_top_k_scores(
+                user_emb[padded], item_emb, jnp.float32(mask_value), train_rows
+            )
+        )[: len(rows)]
+        # Stable ranking: highest score first, ties by item index.
+        top = np.argsort(-scores, axis=1, kind="stable")[:, :k_max]
+        for r, u in enumerate(rows):
+            chosen = top[r, : k_u[u]]
+            chosen = chosen[np.isfinite(scores[r, chosen])]
+            out_u.append(np.full(len(chosen), u, np.int32))
+            out_i.append(chosen.astype(np.int32))
+    if not out_u:
+        return np.zeros(0, np.int32), np.zeros(0, np.int32)
+    return np.concatenate(out_u), np.concatenate(out_i)
+
+
+def tail_users(train: sp.csr_matrix, threshold: int) -> np.ndarray:
+    """Users whose training degree is <= threshold (0 disables). Returns [T_u] int."""
+    if threshold <= 0:
+        return np.zeros(0, np.int64)
+    deg = np.diff(train.indptr)
+    return np.flatnonzero((deg <= threshold) & (deg > 0))
+
+
+def build_pool(
+    train: sp.csr_matrix,
+    pseudo_users: np.ndarray,
+    pseudo_items: np.ndarray,
+    *,
+    tail_threshold: int,
+    tail_in_pool: bool = False,
+) -> Pool:
+    """Pool = training interactions (+ pseudo-positives); tail set from `train`.
+
+    Args:
+      train: [U, I] CSR training interactions (N_tr nonzeros).
+      pseudo_users: [N_p] users of the pseudo-positives.
+      pseudo_items: [N_p] items of the pseudo-positives.
+      tail_threshold: users with training degree <= this are long-tail users.
+      tail_in_pool: official quirk 7 (True keeps tail interactions in the pool too,
+        so they can appear twice); the clean default removes them from the pool.
+
+    Returns:
+      `Pool`.
+    """
+    coo = train.tocoo()
+    users = coo.row.astype(np.int32)
+    items = coo.col.astype(np.int32)
+    order = np.lexsort((items, users))
+    users, items = users[order], items[order]
+    tails = tail_users(train, tail_threshold)
+    in_tail = np.isin(users, tails)
+    keep = np.ones_like(in_tail) if tail_in_pool else ~in_tail
+    pool_users = np.concatenate([users[keep], np.asarray(pseudo_users, np.int32)])
+    pool_items = np.concatenate([items[keep], np.asarray(pseudo_items, np.int32)])
+    is_pseudo = np.concatenate(
+        [np.zeros(int(keep.sum()), bool), np.ones(len(pseudo_users), bool)]
+    )
+    return Pool(
+        users=pool_users,
+        items=pool_items,
+        is_pseudo=is_pseudo,
+        tail_users=users[in_tail],
+        tail_items=items[in_tail],
+        num_train=int(train.nnz),
+    )

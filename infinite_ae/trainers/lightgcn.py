@@ -1,0 +1,235 @@
+"""LightGCN on the current (possibly condensed) interactions.
+
+He et al., "LightGCN: Simplifying and Powering Graph Convolution Network for
+Recommendation", SIGIR 2020, Eqs. (3)-(4): e^{l+1}_u = sum_{i in N_u} e^l_i /
+sqrt(|N_u| |N_i|), final embedding = mean of layers 0..L. RecBole's LightGCN: 3 layers,
+dim 64, BPR + L2 on the batch's ego embeddings.
+
+The graph is an edge list with weights m_e in {0, 1} (padding and unselected edges
+carry 0): degrees d_u = sum_e m_e [u_e = u], normalised weights m_e / sqrt(d_u d_i),
+propagation by `jax.ops.segment_sum` (`backend="segment_sum"`, pure XLA) or by a
+SciPy CSR product through `jax.pure_callback` with a custom VJP (`backend="scipy"`,
+the default: on a 2-core CPU it is ~10x faster than XLA's scatter-add for ML-1M's
+670k edges; measured 0.03 s vs 0.36 s per [U, I] x [I, 64] product). Duplicated
+edges (official DConRec quirk 7)
+count twice, as in an adjacency matrix built from a multiset.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import scipy.sparse as sp
+
+from infinite_ae.trainers.bpr_mf import init_embeddings, weighted_bpr_loss
+from infinite_ae.types import Array, PRNGKey, PyTree
+
+
+class Graph(NamedTuple):
+    """Normalised bipartite edge list, sorted by user (CSR order).
+
+    Attributes:
+      users: [E] int32 user of each edge (sorted).
+      items: [E] int32 item of each edge.
+      norm: [E] float32 m_e / sqrt(d_u d_i) (0 for padded / unselected edges).
+      indptr: [U + 1] int32 CSR row pointers of `users`.
+    """
+
+    users: Array
+    items: Array
+    norm: Array
+    indptr: Array
+
+
+@jax.custom_vjp
+def _spmm(graph: Graph, x: Array, y: Array) -> tuple[Array, Array]:
+    """(A @ x, A^T @ y) for the normalised CSR A of `graph`, on the host."""
+    return _spmm_fwd(graph, x, y)[0]
+
+
+def _host_products(indptr, items, norm, x, y):
+    mat = sp.csr_matrix(
+        (np.asarray(norm), np.asarray(items), np.asarray(indptr)),
+        shape=(len(indptr) - 1, x.shape[0]),
+    )
+    return (
+        np.asarray(mat @ np.asarray(x), np.float32),
+        np.asarray(mat.T @ np.asarray(y), np.float32),
+    )
+
+
+def _products(graph, x, y):
+    out_shape = (
+        jax.ShapeDtypeStruct((graph.indptr.shape[0] - 1, x.shape[1]), jnp.float32),
+        jax.ShapeDtypeStruct((x.shape[0], y.shape[1]), jnp.float32),
+    )
+    return jax.pure_callback(
+        _host_products,
+        out_shape,
+        graph.indptr,
+        graph.items,
+        graph.norm,
+        x,
+        y,
+        vmap_method="sequential",
+    )
+
+
+def _spmm_fwd(graph, x, y):
+    return _products(graph, x, y), graph
+
+
+def _spmm_bwd(graph, cotangents):
+    g_ax, g_aty = cotangents
+    # d(A x)/dx^T g = A^T g; d(A^T y)/dy^T g = A g. The graph is data, not learned.
+    a_g, at_g = _products(graph, g_aty, g_ax)
+    zeros = jax.tree.map(jnp.zeros_like, graph)
+    zeros = zeros._replace(
+        users=np.zeros(graph.users.shape, jax.dtypes.float0),
+        items=np.zeros(graph.items.shape, jax.dtypes.float0),
+        indptr=np.zeros(graph.indptr.shape, jax.dtypes.float0),
+    )
+    return zeros, at_g, a_g
+
+
+_spmm.defvjp(_spmm_fwd, _spmm_bwd)
+
+
+def build_graph(
+    users: Array, items: Array, weights: Array, num_users: int, num_items: int
+) -> Graph:
+    """Symmetric normalisation D^{-1/2} A D^{-1/2} of a weighted edge list.
+
+    Args:
+      users: [E] int user indices.
+      items: [E] int item indices.
+      weights: [E] float32 edge weights m_e (0 removes the edge).
+      num_users: U.
+      num_items: I.
+
+    Returns:
+      `Graph` with norm_e = m_e / sqrt(d_u d_i), 0 where a degree is 0.
+    """
+    weights = weights.astype(jnp.float32)
+    deg_u = jax.ops.segment_sum(weights, users, num_segments=num_users)
+    deg_i = jax.ops.segment_sum(weights, items, num_segments=num_items)
+    inv_u = jnp.where(deg_u > 0, jax.lax.rsqrt(jnp.maximum(deg_u, 1e-12)), 0.0)
+    inv_i = jnp.where(deg_i > 0, jax.lax.rsqrt(jnp.maximum(deg_i, 1e-12)), 0.0)
+    norm = weights * inv_u[users] * inv_i[items]
+    order = jnp.argsort(users)
+    users = users[order].astype(jnp.int32)
+    indptr = jnp.searchsorted(
+        users, jnp.arange(num_users + 1, dtype=jnp.int32), side="left"
+    ).astype(jnp.int32)
+    return Graph(users, items[order].astype(jnp.int32), norm[order], indptr)
+
+
+def propagate(
+    user_emb: Array,
+    item_emb: Array,
+    graph: Graph,
+    num_layers: int,
+    backend: str = "scipy",
+) -> tuple[Array, Array]:
+    """LightGCN propagation; returns the layer means ([U, d], [I, d]).
+
+    Args:
+      user_emb: [U, d] layer-0 user embeddings.
+      item_emb: [I, d] layer-0 item embeddings.
+      graph: `Graph` from `build_graph`.
+      num_layers: L.
+      backend: "scipy" (host CSR products, custom VJP) or "segment_sum" (pure XLA).
+    """
+    num_users, num_items = user_emb.shape[0], item_emb.shape[0]
+    norm = graph.norm[:, None]
+    acc_u, acc_i = user_emb, item_emb
+    cur_u, cur_i = user_emb, item_emb
+    for _ in range(num_layers):
+        if backend == "scipy":
+            next_u, next_i = _spmm(graph, cur_i, cur_u)
+        elif backend == "segment_sum":
+            next_u = jax.ops.segment_sum(
+                norm * cur_i[graph.items],
+                graph.users,
+                num_segments=num_users,
+                indices_are_sorted=True,
+            )
+            next_i = jax.ops.segment_sum(
+                norm * cur_u[graph.users], graph.items, num_segments=num_items
+            )
+        else:
+            raise ValueError(f"unknown backend {backend!r}; valid: scipy, segment_sum")
+        cur_u, cur_i = next_u, next_i
+        acc_u, acc_i = acc_u + cur_u, acc_i + cur_i
+    scale = 1.0 / (num_layers + 1)
+    return acc_u * scale, acc_i * scale
+
+
+@dataclasses.dataclass(frozen=True)
+class LightGCN:
+    """LightGCN with a graph built from the training rows it is given.
+
+    Attributes:
+      num_users: U.
+      num_items: I.
+      embedding_dim: d (64).
+      num_layers: propagation layers (3).
+      reg_weight: L2 coefficient on the batch's ego embeddings (1e-4).
+      backend: propagation backend, "scipy" or "segment_sum" (see `propagate`).
+
+    >>> import jax, jax.numpy as jnp
+    >>> model = LightGCN(num_users=2, num_items=3, embedding_dim=4)
+    >>> params = model.init(jax.random.key(0))
+    >>> graph = model.make_graph(jnp.array([0, 1]), jnp.array([2, 0]), jnp.ones(2))
+    >>> [x.shape for x in model.embed(params, graph)]
+    [(2, 4), (3, 4)]
+    """
+
+    num_users: int
+    num_items: int
+    embedding_dim: int = 64
+    num_layers: int = 3
+    reg_weight: float = 1e-4
+    backend: str = "scipy"
+    name = "lightgcn"
+
+    def init(self, init_key: PRNGKey) -> PyTree:
+        return init_embeddings(
+            init_key, self.num_users, self.num_items, self.embedding_dim
+        )
+
+    def make_graph(self, users: Array, items: Array, weights: Array) -> Graph:
+        """Graph of the given training rows ([E] each); see `build_graph`."""
+        return build_graph(users, items, weights, self.num_users, self.num_items)
+
+    def embed(self, params: PyTree, graph: Graph) -> tuple[Array, Array]:
+        """Propagated embeddings ([U, d], [I, d])."""
+        return propagate(
+            params["user"], params["item"], graph, self.num_layers, self.backend
+        )
+
+    def loss(
+        self,
+        params: PyTree,
+        graph: Graph,
+        users: Array,
+        pos_items: Array,
+        neg_items: Array,
+        weights: Array,
+    ) -> tuple[Array, dict[str, Array]]:
+        """Batch BPR loss on propagated embeddings, L2 on ego embeddings."""
+        all_u, all_i = self.embed(params, graph)
+        return weighted_bpr_loss(
+            all_u[users],
+            all_i[pos_items],
+            all_i[neg_items],
+            params["user"][users],
+            params["item"][pos_items],
+            params["item"][neg_items],
+            weights,
+            self.reg_weight,
+        )

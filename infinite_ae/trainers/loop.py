@@ -1,0 +1,406 @@
+"""Trainer loop: jit-friendly BPR epochs over padded rows, ranking evaluation, and a
+`fit` shell with early stopping on validation nDCG@10.
+
+Core (pure, not jitted here): `train_epoch` runs one epoch as a `lax.scan` over
+fixed-size batches. Rows carry weights in {0, 1}; weight-0 rows are padding. Real rows
+are shuffled to the front, so trailing batches that hold only padding are skipped
+(their parameter and Adam-state updates are discarded; a zero gradient would otherwise
+still move Adam's momentum). This makes an epoch over a variable-size subset of a
+fixed-capacity row array static-shaped: `jnp.nonzero(mask, size=cap)` gives the rows.
+
+Shell: `fit` jits the epoch once, evaluates every `eval_every` epochs with full ranking
+(RecBole definitions, see `ranking_metrics`), keeps the best parameters by validation
+nDCG@10 and stops after `patience` evaluations without improvement (RecBole
+`stopping_step`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import time
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import scipy.sparse as sp
+from absl import logging
+
+from infinite_ae.trainers import negatives as negatives_lib
+from infinite_ae.types import Array, PRNGKey, PyTree
+
+
+class TrainState(NamedTuple):
+    """Parameters, Adam state and the global step.
+
+    Attributes:
+      params: model parameters ({"user": [U, d], "item": [I, d]}).
+      opt_state: optax state of `make_optimizer`.
+      step: [] int32 number of applied (non-empty) batch updates.
+    """
+
+    params: PyTree
+    opt_state: Any
+    step: Array
+
+
+def make_optimizer() -> optax.GradientTransformation:
+    """Adam without weight decay, learning rate injected (traced) into the state."""
+    return optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)
+
+
+def init_state(
+    model, optimizer: optax.GradientTransformation, init_key: PRNGKey, lr
+) -> TrainState:
+    """Fresh parameters from `init_key` and an optimizer state with learning rate lr."""
+    params = model.init(init_key)
+    opt_state = optimizer.init(params)
+    opt_state.hyperparams["learning_rate"] = jnp.asarray(lr, jnp.float32)
+    return TrainState(params, opt_state, jnp.zeros((), jnp.int32))
+
+
+def num_batches(num_rows: int, batch_size: int) -> int:
+    """Static number of batches of an epoch over `num_rows` padded rows."""
+    return max(1, math.ceil(num_rows / batch_size))
+
+
+def train_epoch(
+    state: TrainState,
+    epoch_key: PRNGKey,
+    users: Array,
+    items: Array,
+    weights: Array,
+    excluded_keys: Array,
+    *,
+    model,
+    optimizer: optax.GradientTransformation,
+    sampler,
+    batch_size: int,
+) -> tuple[TrainState, dict[str, Array]]:
+    """One epoch of mini-batch Adam on weighted rows (padding rows have weight 0).
+
+    The graph (LightGCN) is built once per epoch from all rows with positive weight.
+    Batches: real rows in a random order (from `epoch_key`), then padding, cut into
+    ceil(R / batch_size) batches; batch b draws its negatives with
+    `fold_in(neg_key, b)`. Two calls with the same `epoch_key` therefore share their
+    random numbers (common random numbers across masks).
+
+    Args:
+      state: `TrainState`.
+      epoch_key: key for the shuffle and the negatives.
+      users: [R] int32 user of each row.
+      items: [R] int32 positive item of each row.
+      weights: [R] float32 row weights in {0, 1}.
+      excluded_keys: [N'] sorted flat keys the negatives avoid.
+      model: a trainers model (static).
+      optimizer: the optax optimizer of `state` (static).
+      sampler: a negative sampler (static).
+      batch_size: static batch size B.
+
+    Returns:
+      (new state, {"loss": [] mean loss over real rows, "rows": [] real row count}).
+    """
+    (num_rows,) = users.shape
+    if items.shape != (num_rows,) or weights.shape != (num_rows,):
+        raise ValueError(
+            f"users {users.shape}, items {items.shape}, weights {weights.shape} differ"
+        )
+    weights = weights.astype(jnp.float32)
+    nb = num_batches(num_rows, batch_size)
+    pad = nb * batch_size - num_rows
+    graph = model.make_graph(users, items, weights)
+    perm_key, neg_key = jax.random.split(epoch_key)
+    order_key = jnp.where(weights > 0, jax.random.uniform(perm_key, (num_rows,)), 2.0)
+    order = jnp.argsort(order_key)
+    users_b = jnp.pad(users[order], (0, pad)).reshape(nb, batch_size)
+    items_b = jnp.pad(items[order], (0, pad)).reshape(nb, batch_size)
+    weights_b = jnp.pad(weights[order], (0, pad)).reshape(nb, batch_size)
+
+    grad_fn = jax.value_and_grad(model.loss, has_aux=True)
+
+    def body(state, xs):
+        b, u, i, w = xs
+        neg = sampler.sample(jax.random.fold_in(neg_key, b), u, excluded_keys)
+        (loss, aux), grads = grad_fn(state.params, graph, u, i, neg, w)
+        updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
+        params = optax.apply_updates(state.params, updates)
+        new = TrainState(params, opt_state, state.step + 1)
+        keep = aux["count"] > 0
+        state = jax.tree.map(lambda a, b: jnp.where(keep, a, b), new, state)
+        return state, (loss * aux["count"], aux["count"])
+
+    state, (loss_sum, counts) = jax.lax.scan(
+        body, state, (jnp.arange(nb), users_b, items_b, weights_b)
+    )
+    rows = jnp.sum(counts)
+    return state, {"loss": jnp.sum(loss_sum) / jnp.maximum(rows, 1.0), "rows": rows}
+
+
+# ----------------------------------------------------------------------------------
+# Ranking evaluation (RecBole definitions).
+
+
+@functools.partial(jax.jit, static_argnames=("ks",))
+def _batch_metrics(user_emb, item_emb, mask, target, valid, ks):
+    scores = user_emb @ item_emb.T
+    scores = jnp.where(mask, -jnp.inf, scores)
+    max_k = max(ks)
+    _, top = jax.lax.top_k(scores, max_k)
+    hits = jnp.take_along_axis(target, top, axis=1).astype(jnp.float32)
+    num_pos = jnp.sum(target, axis=1).astype(jnp.float32)
+    discounts = 1.0 / jnp.log2(jnp.arange(2, max_k + 2, dtype=jnp.float32))
+    out = {}
+    for k in ks:
+        h = hits[:, :k]
+        recall = jnp.sum(h, 1) / jnp.maximum(num_pos, 1.0)
+        dcg = jnp.sum(h * discounts[None, :k], 1)
+        ideal_len = jnp.minimum(num_pos, k)
+        idcg = jnp.sum(
+            jnp.where(
+                jnp.arange(k)[None, :] < ideal_len[:, None], discounts[None, :k], 0.0
+            ),
+            1,
+        )
+        ndcg = dcg / jnp.maximum(idcg, 1e-12)
+        out[f"recall@{k}"] = jnp.sum(jnp.where(valid, recall, 0.0))
+        out[f"ndcg@{k}"] = jnp.sum(jnp.where(valid, ndcg, 0.0))
+    return out
+
+
+def ranking_metrics(
+    user_emb: Array,
+    item_emb: Array,
+    mask: sp.csr_matrix,
+    target: sp.csr_matrix,
+    *,
+    ks: tuple[int, ...] = (5, 10),
+    batch_size: int = 1024,
+) -> dict[str, float]:
+    """Full-ranking Recall@k and nDCG@k (RecBole definitions), ×100.
+
+    recall@k = hits / |T|; ndcg@k = sum_{r<k} hit_r / log2(r + 2) divided by the ideal
+    DCG over min(|T|, k) positions (binary gain). Items in `mask` get -inf before
+    `top_k`. Averaged over users with at least one target (users without targets
+    are skipped, as in RecBole).
+
+    Args:
+      user_emb: [U, d] final user embeddings.
+      item_emb: [I, d] final item embeddings.
+      mask: [U, I] CSR of items to exclude from the ranking.
+      target: [U, I] CSR of held-out positives.
+      ks: cut-offs.
+      batch_size: users per batch (static; the last batch is padded).
+
+    Returns:
+      {"recall@k": ..., "ndcg@k": ..., "num_users": evaluated users}.
+    """
+    num_users = user_emb.shape[0]
+    if mask.shape != target.shape or mask.shape[0] != num_users:
+        raise ValueError(f"mask {mask.shape}, target {target.shape}, U={num_users}")
+    counts = np.diff(target.indptr)
+    users = np.flatnonzero(counts > 0)
+    totals = {f"{m}@{k}": 0.0 for k in ks for m in ("recall", "ndcg")}
+    for start in range(0, len(users), batch_size):
+        rows = users[start : start + batch_size]
+        n = len(rows)
+        padded = np.pad(rows, (0, batch_size - n))
+        valid = np.arange(batch_size) < n
+        m = mask[padded].toarray() > 0
+        t = target[padded].toarray() > 0
+        out = _batch_metrics(user_emb[padded], item_emb, m, t, valid, tuple(sorted(ks)))
+        for key, value in out.items():
+            totals[key] += float(value)
+    denom = max(len(users), 1)
+    result = {key: 100.0 * value / denom for key, value in totals.items()}
+    result["num_users"] = len(users)
+    return result
+
+
+def eval_masks(data, *, test_mask: str = "train"):
+    """(val mask, test mask) CSR matrices of the original splits.
+
+    `test_mask="train"` masks the original training items only (RecBole full sort, the
+    DConRec protocol); `"train+val"` also masks validation items (∞-AE protocol).
+    """
+    if test_mask == "train":
+        return data.train, data.train
+    if test_mask == "train+val":
+        return data.train, (data.train + data.val).tocsr()
+    raise ValueError(f"unknown test_mask {test_mask!r}; valid: ['train', 'train+val']")
+
+
+# ----------------------------------------------------------------------------------
+# Shell.
+
+
+@dataclasses.dataclass
+class FitResult:
+    """Outcome of `fit`.
+
+    Attributes:
+      params: best parameters by validation nDCG@10.
+      best_epoch: epoch of the best validation nDCG@10.
+      val: validation metrics of the best parameters.
+      test: test metrics of the best parameters (None if not computed).
+      history: one dict per evaluation ({"epoch", "loss", "val/ndcg@10", ...}).
+      epochs: epochs run.
+      seconds: wall time.
+      epoch_seconds: mean wall time of a training epoch (excluding evaluation).
+    """
+
+    params: PyTree
+    best_epoch: int
+    val: dict[str, float]
+    test: dict[str, float] | None
+    history: list[dict[str, float]]
+    epochs: int
+    seconds: float
+    epoch_seconds: float
+
+
+def pad_rows(users, items, *, multiple: int):
+    """Pads row arrays to a multiple of `multiple`; returns (users, items, weights)."""
+    users = np.asarray(users, np.int32)
+    items = np.asarray(items, np.int32)
+    n = len(users)
+    total = num_batches(n, multiple) * multiple
+    weights = np.zeros(total, np.float32)
+    weights[:n] = 1.0
+    return (
+        np.pad(users, (0, total - n)),
+        np.pad(items, (0, total - n)),
+        weights,
+    )
+
+
+def fit(
+    model,
+    users,
+    items,
+    data,
+    *,
+    learning_rate: float = 1e-3,
+    batch_size: int = 4096,
+    max_epochs: int = 300,
+    patience: int = 10,
+    eval_every: int = 1,
+    seed: int = 0,
+    sampler: str = "uniform",
+    exclude: tuple[np.ndarray, np.ndarray] | None = None,
+    test_mask: str = "train",
+    ks: tuple[int, ...] = (5, 10),
+    compute_test: bool = True,
+    log_fn: Callable[[int, dict[str, float]], None] | None = None,
+) -> FitResult:
+    """Trains `model` on rows (users, items) with early stopping on val nDCG@10.
+
+    Evaluation always masks the ORIGINAL training items of `data` (`data.train`), so
+    a model trained on condensed data (with pseudo-positives) is ranked exactly like
+    one trained on the full training split.
+
+    Args:
+      model: a trainers model (BPRMF, LightGCN).
+      users: [N] int training rows (duplicates allowed).
+      items: [N] int training rows.
+      data: object with `.train`, `.val`, `.test` [U, I] CSR (an `Interactions`).
+      learning_rate: Adam learning rate.
+      batch_size: rows per batch.
+      max_epochs: at most this many epochs (RecBole `epochs` = 300).
+      patience: evaluations without improvement before stopping (RecBole 10).
+      eval_every: evaluate every this many epochs.
+      seed: base seed; init key = fold_in(base, 0), epoch e key = fold_in(base, e + 1).
+      sampler: negative sampler name (`negatives.get_sampler`).
+      exclude: (users, items) positives the negatives avoid; default: the rows.
+      test_mask: "train" (RecBole / DConRec) or "train+val" (∞-AE).
+      ks: metric cut-offs; must include 10.
+      compute_test: evaluate the best parameters on the test split.
+      log_fn: called as log_fn(epoch, scalars) after every evaluation.
+
+    Returns:
+      `FitResult`.
+    """
+    start = time.perf_counter()
+    num_items = data.train.shape[1]
+    users_p, items_p, weights_p = pad_rows(users, items, multiple=batch_size)
+    if exclude is None:
+        exclude = (users, items)
+    excluded = jnp.asarray(negatives_lib.exclusion_keys(*exclude, num_items))
+    sampler_obj = negatives_lib.get_sampler(sampler, num_items=num_items)
+    optimizer = make_optimizer()
+    base_key = jax.random.key(seed)
+    state = init_state(model, optimizer, jax.random.fold_in(base_key, 0), learning_rate)
+    epoch_fn = jax.jit(
+        functools.partial(
+            train_epoch,
+            model=model,
+            optimizer=optimizer,
+            sampler=sampler_obj,
+            batch_size=batch_size,
+        ),
+        donate_argnums=0,
+    )
+    rows = tuple(jnp.asarray(x) for x in (users_p, items_p, weights_p))
+    graph_fn = jax.jit(model.make_graph)
+    embed_fn = jax.jit(model.embed)
+    graph = graph_fn(*rows)
+    val_mask, test_mask_csr = eval_masks(data, test_mask=test_mask)
+
+    best = (-np.inf, 0, None, None)
+    history = []
+    bad = 0
+    epoch_time = 0.0
+    epochs_run = 0
+    for epoch in range(max_epochs):
+        t0 = time.perf_counter()
+        state, stats = epoch_fn(
+            state, jax.random.fold_in(base_key, epoch + 1), *rows, excluded
+        )
+        loss = float(stats["loss"])
+        epoch_time += time.perf_counter() - t0
+        epochs_run = epoch + 1
+        if not np.isfinite(loss):
+            raise FloatingPointError(f"non-finite loss at epoch {epoch}")
+        if (epoch + 1) % eval_every and epoch + 1 != max_epochs:
+            continue
+        u_emb, i_emb = embed_fn(state.params, graph)
+        val = ranking_metrics(u_emb, i_emb, val_mask, data.val, ks=ks)
+        record = {"epoch": epoch, "loss": loss}
+        record.update({f"val/{k}": v for k, v in val.items() if k != "num_users"})
+        history.append(record)
+        if log_fn is not None:
+            log_fn(epoch, record)
+        if val["ndcg@10"] > best[0]:
+            params_copy = jax.tree.map(jnp.copy, state.params)
+            best = (val["ndcg@10"], epoch, params_copy, val)
+            bad = 0
+        else:
+            bad += 1
+            if bad >= patience:
+                break
+    _, best_epoch, best_params, best_val = best
+    test = None
+    if compute_test:
+        u_emb, i_emb = embed_fn(best_params, graph)
+        test = ranking_metrics(u_emb, i_emb, test_mask_csr, data.test, ks=ks)
+    logging.info(
+        "%s: best epoch %d val ndcg@10 %.3f (%d epochs, %.2fs/epoch)",
+        getattr(model, "name", "model"),
+        best_epoch,
+        best_val["ndcg@10"],
+        epochs_run,
+        epoch_time / max(epochs_run, 1),
+    )
+    return FitResult(
+        params=best_params,
+        best_epoch=best_epoch,
+        val=best_val,
+        test=test,
+        history=history,
+        epochs=epochs_run,
+        seconds=time.perf_counter() - start,
+        epoch_seconds=epoch_time / max(epochs_run, 1),
+    )
