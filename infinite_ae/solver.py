@@ -21,11 +21,12 @@ Sweeps (`sweep_krr`) compute everything that does not depend on λ once:
   * "eigh": once K = QΛQᵀ and QᵀX; per λ one GEMM, α(λ) = Q diag(1/(Λ+ridge)) QᵀX.
     In-sample predictions are Q diag(Λ/(Λ+ridge)) QᵀX = X − ridge·α either way.
 
-Measured on the 2-core CPU at ML-1M shape (S = 6,040, I = 3,706, float32, jax 0.10.2):
-cho_factor 0.7 s + cho_solve 1.7–2.0 s ≈ 2.4–2.7 s per λ; eigh ≈ 10.7–12 s + QᵀX
-1.7 s once, then 1.7–1.9 s per λ. The per-λ saving of the eigh path is only the factor
-(≈ 0.7 s), so the measured crossover is ≈ 15–20 λ values; "auto" uses eigh for
-grids of more than `EIGH_MIN_GRID` = 16 values.
+Measured on the 2-core CPU at ML-1M shape (S = 6,040, I = 3,706, float32, jax 0.10.2;
+timings from a loaded machine are CPU-seconds / 2): cho_factor 0.7-1.4 s + cho_solve
+1.7-1.8 s, i.e. `fit_krr` 2.4-3.2 s per λ; eigh 10.7-40 s (+ QᵀX 1.7-1.9 s) once,
+then one GEMM, 1.9-2.0 s, per λ. The eigh path only saves the factorisation per λ
+(0.5-1.2 s), so the measured crossover is ≈ 25-35 λ values; "auto" uses eigh from
+`EIGH_MIN_GRID` = 30 values on. For the usual 5-7 value grids Cholesky wins.
 
 In-sample predictions (queries = the support rows) need no second kernel product:
 K α = X − ridge·α exactly (`in_sample_predictions`).
@@ -46,7 +47,7 @@ from jax import lax
 from infinite_ae.types import ArrayLike
 
 _PRECISION = lax.Precision.HIGHEST
-EIGH_MIN_GRID = 16
+EIGH_MIN_GRID = 30
 """`sweep_krr(method="auto")` switches from Cholesky-per-λ to eigh at this grid size."""
 
 SweepMethod = Literal["cholesky", "eigh", "auto"]
