@@ -1,6 +1,6 @@
 """Closed-form NTK / NNGP / linear kernels of fully connected ReLU networks (∞-AE).
 
-The ∞-AE kernel (Sachdeva et al., WSDM 2022) is the infinite-width NTK of
+The ∞-AE kernel (Sachdeva et al., NeurIPS 2022) is the infinite-width NTK of
 ``depth × [Dense → ReLU] → Dense`` in NTK parameterisation with ``W_std = √2`` and
 ``b_std = 0.1``. Inputs are rows of the user × item matrix; only co-interaction counts
 ⟨x, y⟩ and squared norms ‖x‖² enter, so every kernel here is one Gram GEMM followed by

@@ -1,6 +1,6 @@
 """Kernel ridge regression: Cholesky fit, prediction and regulariser sweeps (∞-AE).
 
-∞-AE (Sachdeva et al., WSDM 2022, Eq. 2) fits ``α = (K_SS + ridge·I)⁻¹ X_S`` and
+∞-AE (Sachdeva et al., NeurIPS 2022) fits ``α = (K_SS + ridge·I)⁻¹ X_S`` and
 predicts ``Ŷ = K(X_q, X_S) α``. Regulariser convention (methods notes §3.1, §3.4):
 
     ridge = |reg| · trace(K_SS) / S      (relative, the default; as the original code)

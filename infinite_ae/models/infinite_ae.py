@@ -1,4 +1,4 @@
-"""∞-AE (Sachdeva et al., WSDM 2022): kernel ridge regression over users.
+"""∞-AE (Sachdeva et al., NeurIPS 2022): kernel ridge regression over users.
 
 The model memorises a support X_S [S, I] (the train matrix, a user sample, or a
 Distill-CF summary, possibly continuous), fits ``α = (K(X_S) + ridge·I)⁻¹ X_S`` once
