@@ -1,7 +1,88 @@
-"""Default `config.distill` section (Distill-CF). Filled in by the Distill-CF job."""
+"""Default `config.distill` section (Distill-CF, `experiments/jobs/distill_cf.py`).
+
+Defaults are the original code's `hyper_params.py` (methods notes §6.9) with the
+library's corrections: γ distinct draws (quirk 16) and the initialisation kept as a
+candidate (quirk 15).
+"""
 
 import ml_collections
+from ml_collections import config_dict
 
 
 def get_section() -> ml_collections.ConfigDict:
-    return ml_collections.ConfigDict()
+    distill = ml_collections.ConfigDict()
+    # S, the number of synthetic users in the summary (the original's user_support).
+    distill.num_users = 500
+    # Initial logits: random_users (the original) | head_users | random_interactions
+    # (rows from the baselines of the same name) | random_noise (N(0, 1) logits).
+    distill.init = "random_users"
+    # Initial logits = init_scale * the chosen binary rows (original: 1).
+    distill.init_scale = 1.0
+    # Gumbel-softmax temperature τ (original default 10; its grid used 0.3-5).
+    distill.temperature = 10.0
+    # γ, Gumbel-softmax draws summed per synthetic user (sets the row mass).
+    distill.num_samples = 200
+    # Draws actually computed per step; the sum is rescaled by num_samples/num_draws
+    # (an unbiased estimate, see sampling.sample_synthetic_users). 0 means num_samples.
+    distill.num_draws = 0
+    # Draws computed for the validated sample (the candidate kept as the summary);
+    # 0 means num_samples (exact). Forward only, so cheaper than a training step.
+    distill.eval_num_draws = 0
+    # c, weight of the cardinality term (mean synthetic degree / mean real degree).
+    distill.cardinality_reg = 1e-3
+    # Adam learning rate (traced through optax.inject_hyperparams).
+    distill.learning_rate = 0.04
+    # Cosine decay of the learning rate to lr_final_fraction * learning_rate over
+    # this many steps; 0 keeps it constant (the original).
+    distill.lr_decay_steps = 0
+    # Final learning rate as a fraction of learning_rate (with lr_decay_steps > 0).
+    distill.lr_final_fraction = 0.0
+    # Maximum number of outer steps.
+    distill.num_steps = 500
+    # Real users per step, streamed from the sparse train matrix; -1 = all users.
+    distill.batch_size = -1
+    # Validate every this many steps (the original: 25).
+    distill.eval_every = 25
+    # Extra validation steps besides the multiples of eval_every (the original also
+    # validated every log_freq = 40 steps).
+    distill.eval_steps = ()
+    # Stop when this many steps passed since the best validation (original: 150).
+    distill.patience = 150
+    # Ridge grid re-searched at every validation (relative λ; the Distill-CF grid).
+    distill.reg_grid = (1e-5, 1e-3, 0.1, 1.0, 5.0, 50.0)
+    # λ in the training loss: reselect_on_validation (original: the latest
+    # validation's best λ, starting from the initialisation's) | fixed (= reg).
+    distill.reg_schedule = "reselect_on_validation"
+    # λ for reg_schedule = fixed.
+    distill.reg = 1.0
+    # Keep the initialisation as a candidate for the kept summary (fixes quirk 15).
+    distill.include_init_candidate = True
+    # Kernel of the inner learner during distillation; None fields inherit
+    # config.model.kernel (the kernel used to evaluate the summary).
+    distill.kernel = ml_collections.ConfigDict()
+    distill.kernel.kind = config_dict.placeholder(str)
+    distill.kernel.depth = config_dict.placeholder(int)
+    distill.kernel.w_std = config_dict.placeholder(float)
+    distill.kernel.b_std = config_dict.placeholder(float)
+    # Ridge grid for the final ∞-AE trained on the summary (λ picked on val HR@100).
+    distill.eval_reg_grid = (1e-5, 1e-3, 0.1, 1.0, 5.0, 50.0)
+    # PRNG implementation of the JAX keys: threefry2x32 | rbg | unsafe_rbg.
+    distill.prng_impl = "threefry2x32"
+    # Log progress (absl + metrics.jsonl) every this many steps.
+    distill.log_every = 10
+    # Checkpoint every this many steps (and at every validation).
+    distill.checkpoint_every = 25
+    # Discrete exports stored in distilled.npz: sample | topk | threshold.
+    distill.export_modes = ("sample", "topk", "threshold")
+    # The export written to distilled.inter / distilled.csv and counted in `summary`.
+    distill.export_primary = "sample"
+    # Items per user for topk (0: round(row sum of the continuous sample)).
+    distill.topk_k = 0
+    # t for the threshold export.
+    distill.threshold = 0.5
+    # Baselines at the same user budget also evaluated on test:
+    # random_users | head_users | random_interactions.
+    distill.baselines = ()
+    # Users per validation batch (0: all users in one batch).
+    distill.val_batch_size = 0
+    return distill

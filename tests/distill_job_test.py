@@ -1,0 +1,99 @@
+"""End-to-end tests of the Distill-CF job: artefacts, and resume == uninterrupted."""
+
+import json
+import pathlib
+import tempfile
+
+import numpy as np
+from absl.testing import absltest
+
+from configs import distill_quick
+from experiments import pipeline
+from experiments.jobs import distill_cf
+
+
+def _config():
+    config = distill_quick.get_config()
+    config.data.synthetic.num_users = 200
+    config.data.synthetic.num_items = 120
+    config.distill.num_users = 8
+    config.distill.num_samples = 8
+    config.distill.num_steps = 6
+    config.distill.eval_every = 3
+    config.distill.log_every = 2
+    config.distill.checkpoint_every = 2
+    config.distill.batch_size = 64
+    config.distill.baselines = ("random_users",)
+    config.eval.auc_negatives = 10
+    return config
+
+
+class _Killed(Exception):
+    pass
+
+
+class DistillJobTest(absltest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.root = pathlib.Path(tempfile.mkdtemp()) / "distill_job"
+        cls.reference = pipeline.run(_config(), cls.root / "uninterrupted")
+
+    def test_artefacts(self):
+        workdir = self.root / "uninterrupted"
+        for name in (
+            "config.json",
+            "metrics.jsonl",
+            "results.json",
+            "distilled.npz",
+            "distilled.inter",
+            "distilled.csv",
+        ):
+            self.assertTrue((workdir / name).exists(), name)
+        results = json.loads((workdir / "results.json").read_text())
+        for key in ("ndcg@10", "hr@10", "hr@100", "psp@10", "auc"):
+            self.assertIn(key, results["test"])
+        self.assertEqual(results["summary"]["synthetic_users"], 8)
+        self.assertIn("distillation", results["timings"])
+        self.assertIn("random_users", results["baselines"])
+        steps = [
+            json.loads(line)["step"]
+            for line in (workdir / "metrics.jsonl").read_text().splitlines()
+        ]
+        self.assertEqual(steps[0], 0)
+        self.assertEqual(max(steps), 6)
+
+    def test_resume_equals_uninterrupted(self):
+        workdir = self.root / "resumed"
+
+        def kill_after_4(step):
+            if step == 4:
+                raise _Killed
+
+        distill_cf._after_step_hook = kill_after_4
+        try:
+            with self.assertRaises(_Killed):
+                pipeline.run(_config(), workdir)
+        finally:
+            distill_cf._after_step_hook = None
+        self.assertFalse((workdir / "results.json").exists())
+        resumed = pipeline.run(_config(), workdir)
+        self.assertEqual(resumed["best_step"], self.reference["best_step"])
+        self.assertEqual(resumed["test"], self.reference["test"])
+        with (
+            np.load(workdir / "distilled.npz") as a,
+            np.load(self.root / "uninterrupted" / "distilled.npz") as b,
+        ):
+            np.testing.assert_array_equal(a["data"], b["data"])
+            np.testing.assert_array_equal(a["logits"], b["logits"])
+        log = lambda d: [
+            json.loads(x) for x in (d / "metrics.jsonl").read_text().splitlines()
+        ]
+        strip = lambda recs: [
+            {k: v for k, v in r.items() if "steps_per_sec" not in k} for r in recs
+        ]
+        self.assertEqual(strip(log(workdir)), strip(log(self.root / "uninterrupted")))
+
+
+if __name__ == "__main__":
+    absltest.main()
