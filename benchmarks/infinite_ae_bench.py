@@ -112,13 +112,19 @@ def run_once(regs: list[float], smoke: bool, rss: _PeakRss) -> dict[str, Any]:
         rss.reset()
         start = time.perf_counter()
         out = jax.block_until_ready(fn())
-        stages[name] = {"seconds": time.perf_counter() - start,
-                        "peak_rss_gb": rss.peak() / 2**30}
+        stages[name] = {
+            "seconds": time.perf_counter() - start,
+            "peak_rss_gb": rss.peak() / 2**30,
+        }
         return out
 
     data = stage("load", lambda: _load(smoke))
-    negatives = stage("auc_negatives", lambda: metrics.sample_auc_negatives(
-        data.train, data.test, num=50, rng=np.random.default_rng(0)))
+    negatives = stage(
+        "auc_negatives",
+        lambda: metrics.sample_auc_negatives(
+            data.train, data.test, num=50, rng=np.random.default_rng(0)
+        ),
+    )
     support = stage("densify", lambda: jnp.asarray(data.train.toarray()))
     k_ss = stage("kernel", lambda: _kernel(kernels.KernelSpec(), support))
 
@@ -128,15 +134,25 @@ def run_once(regs: list[float], smoke: bool, rss: _PeakRss) -> dict[str, Any]:
             fit = jax.block_until_ready(_fit(k_ss, support, reg))
             val = evaluation.evaluate(
                 lambda q, u, fit=fit: _in_sample(support, fit.alpha, fit.ridge, u),
-                data, split="val", batch_size=_BATCH.value)
+                data,
+                split="val",
+                batch_size=_BATCH.value,
+            )
             if best is None or val["hr@100"] > best[0]["hr@100"]:
                 best = (val, reg, fit)
         return best
 
     val, reg, fit = stage("sweep", sweep)
-    test = stage("test", lambda: evaluation.evaluate(
-        lambda q, u: _predict(q, support, fit.alpha), data, split="test",
-        batch_size=_BATCH.value, negatives=negatives))
+    test = stage(
+        "test",
+        lambda: evaluation.evaluate(
+            lambda q, u: _predict(q, support, fit.alpha),
+            data,
+            split="test",
+            batch_size=_BATCH.value,
+            negatives=negatives,
+        ),
+    )
     return {"stages": stages, "reg": reg, "val": val, "test": test}
 
 
@@ -157,7 +173,9 @@ def main(argv):
             "peak_rss_gb": max(r["stages"][name]["peak_rss_gb"] for r in runs),
         }
     totals = [sum(r["stages"][n]["seconds"] for n in stage_names) for r in runs]
-    compute = [t - r["stages"]["load"]["seconds"] for t, r in zip(totals, runs, strict=True)]
+    compute = [
+        t - r["stages"]["load"]["seconds"] for t, r in zip(totals, runs, strict=True)
+    ]
     last = runs[-1]
     result = {
         "benchmark": "infinite_ae_pipeline",
@@ -170,9 +188,13 @@ def main(argv):
         "total_median_s": statistics.median(totals),
         "total_without_load_median_s": statistics.median(compute),
         "peak_rss_gb": max(v["peak_rss_gb"] for v in table.values()),
-        "speedup_vs_original": None if smoke else ORIGINAL_SECONDS / statistics.median(totals),
+        "speedup_vs_original": None
+        if smoke
+        else ORIGINAL_SECONDS / statistics.median(totals),
         "original_s": ORIGINAL_SECONDS,
-        "test": {k: last["test"][k] for k in ("ndcg@10", "hr@10", "hr@100", "psp@10", "auc")},
+        "test": {
+            k: last["test"][k] for k in ("ndcg@10", "hr@10", "hr@100", "psp@10", "auc")
+        },
         "val_hr@100": last["val"]["hr@100"],
         "dtype": "float32",
         **pipeline.environment(),
@@ -186,14 +208,21 @@ def main(argv):
         out.write_text(json.dumps(result, indent=2) + "\n")
     print(f"\n{'stage':<14}{'median s':>10}{'p90 s':>10}{'peak RSS GB':>13}")
     for name, row in table.items():
-        print(f"{name:<14}{row['median_s']:>10.2f}{row['p90_s']:>10.2f}"
-              f"{row['peak_rss_gb']:>13.2f}")
+        print(
+            f"{name:<14}{row['median_s']:>10.2f}{row['p90_s']:>10.2f}"
+            f"{row['peak_rss_gb']:>13.2f}"
+        )
     print(f"{'total':<14}{result['total_median_s']:>10.2f}")
     if not smoke:
-        print(f"speed-up vs the original ({ORIGINAL_SECONDS:.0f} s): "
-              f"{result['speedup_vs_original']:.1f}x")
-    print(f"test nDCG@10 {result['test']['ndcg@10']:.2f}  HR@10 {result['test']['hr@10']:.2f}"
-          f"  (λ* = {last['reg']:g})")
+        print(
+            f"speed-up vs the original ({ORIGINAL_SECONDS:.0f} s): "
+            f"{result['speedup_vs_original']:.1f}x"
+        )
+    test = result["test"]
+    print(
+        f"test nDCG@10 {test['ndcg@10']:.2f}  HR@10 {test['hr@10']:.2f}"
+        f"  (λ* = {last['reg']:g})"
+    )
 
 
 if __name__ == "__main__":

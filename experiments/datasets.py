@@ -1,4 +1,4 @@
-"""`config.data` -> `Interactions`: where files are found and which loader reads them."""
+"""`config.data` -> `Interactions`: where files are and which loader reads them."""
 
 from __future__ import annotations
 
@@ -31,8 +31,9 @@ def _require(path: pathlib.Path, field: str) -> pathlib.Path:
     return path
 
 
-def _build(raw: data_lib.RawInteractions, cfg: ml_collections.ConfigDict, seed: int,
-           name: str) -> data_lib.Interactions:
+def _build(
+    raw: data_lib.RawInteractions, cfg: ml_collections.ConfigDict, seed: int, name: str
+) -> data_lib.Interactions:
     return data_lib.build_dataset(
         raw,
         rating_threshold=cfg.rating_threshold,
@@ -61,8 +62,13 @@ def _movielens(cfg: ml_collections.ConfigDict, seed: int) -> data_lib.Interactio
         archive = download.data_root() / _GROUPLENS_LOCAL[variant]
     else:
         archive = download.fetch_grouplens(variant)
-    logging.info("splitting GroupLens %s from %s with the %s protocol (seed %d)",
-                 variant, archive, cfg.split, seed)
+    logging.info(
+        "splitting GroupLens %s from %s with the %s protocol (seed %d)",
+        variant,
+        archive,
+        cfg.split,
+        seed,
+    )
     return _build(loaders.load_movielens(archive), cfg, seed, variant)
 
 

@@ -71,16 +71,23 @@ def environment() -> dict[str, Any]:
             versions[name] = None
     try:
         sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"], cwd=PROJECT_ROOT, capture_output=True,
-            text=True, check=True, timeout=10,
+            ["git", "rev-parse", "HEAD"],
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         sha = None
     devices = jax.devices()
     return {
         "versions": versions,
-        "device": {"platform": devices[0].platform, "kind": devices[0].device_kind,
-                   "count": len(devices)},
+        "device": {
+            "platform": devices[0].platform,
+            "kind": devices[0].device_kind,
+            "count": len(devices),
+        },
         "git_sha": sha,
     }
 
@@ -100,16 +107,24 @@ def _check_same_config(path: pathlib.Path, config_dict: Mapping[str, Any]) -> No
 def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
     if isinstance(a, dict) and isinstance(b, dict):
         keys = set(a) | set(b)
-        return [d for k in keys for d in _diff_keys(a.get(k), b.get(k), f"{prefix}{k}.")]
+        return [
+            d for k in keys for d in _diff_keys(a.get(k), b.get(k), f"{prefix}{k}.")
+        ]
     return [] if a == b else [prefix.rstrip(".")]
 
 
 def format_table(results: Mapping[str, Any]) -> str:
     """A readable table of the `val`/`test` metric sections of a results dict."""
     sections = [s for s in ("val", "test") if isinstance(results.get(s), Mapping)]
-    names = sorted({k for s in sections for k, v in results[s].items()
-                    if isinstance(v, int | float) and not k.startswith("num_")},
-                   key=_metric_order)
+    names = sorted(
+        {
+            k
+            for s in sections
+            for k, v in results[s].items()
+            if isinstance(v, int | float) and not k.startswith("num_")
+        },
+        key=_metric_order,
+    )
     if not names:
         return "(no metrics)"
     width = max(len(n) for n in names)
@@ -118,7 +133,9 @@ def format_table(results: Mapping[str, Any]) -> str:
         cells = []
         for s in sections:
             value = results[s].get(name)
-            cells.append(f"{value:>9.4f}" if isinstance(value, int | float) else f"{'-':>9}")
+            cells.append(
+                f"{value:>9.4f}" if isinstance(value, int | float) else f"{'-':>9}"
+            )
         lines.append(f"{name:<{width}}  " + "  ".join(cells))
     return "\n".join(lines)
 
@@ -128,7 +145,9 @@ def _metric_order(name: str) -> tuple[str, int, str]:
     return (base, int(k) if k.isdigit() else 0, name)
 
 
-def run(config: ml_collections.ConfigDict, workdir: str | pathlib.Path) -> dict[str, Any]:
+def run(
+    config: ml_collections.ConfigDict, workdir: str | pathlib.Path
+) -> dict[str, Any]:
     """Runs the job named by `config.method` and writes its artefacts under `workdir`.
 
     Writes `config.json` first, then `metrics.jsonl` while the job runs, and

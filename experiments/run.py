@@ -8,7 +8,9 @@ from absl import app, flags, logging
 from ml_collections import config_flags
 
 _CONFIG = config_flags.DEFINE_config_file(
-    "config", None, "Path to a configs/*.py file (optionally `file.py:arg`).",
+    "config",
+    None,
+    "Path to a configs/*.py file (optionally `file.py:arg`).",
     lock_config=True,
 )
 _WORKDIR = flags.DEFINE_string(

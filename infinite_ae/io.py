@@ -94,7 +94,11 @@ class MetricWriter:
         self.path = pathlib.Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if resume_from_step is not None:
-            kept = [r for r in read_jsonl(self.path) if r.get("step", -1) <= resume_from_step]
+            kept = [
+                r
+                for r in read_jsonl(self.path)
+                if r.get("step", -1) <= resume_from_step
+            ]
             with _atomic_path(self.path) as tmp, open(tmp, "w", encoding="utf-8") as f:
                 for record in kept:
                     f.write(json.dumps(record) + "\n")

@@ -15,7 +15,9 @@ from infinite_ae import io
 
 def test_atomic_write_json_replaces_and_leaves_no_temp(tmp_path):
     path = tmp_path / "sub" / "results.json"
-    io.atomic_write_json(path, {"a": np.float32(0.5), "b": jnp.arange(3), "c": math.nan})
+    io.atomic_write_json(
+        path, {"a": np.float32(0.5), "b": jnp.arange(3), "c": math.nan}
+    )
     io.atomic_write_json(path, {"a": 1})
     assert json.loads(path.read_text()) == {"a": 1}
     assert os.listdir(path.parent) == ["results.json"]
@@ -67,7 +69,9 @@ def test_checkpoint_round_trip_with_keys_and_optax_state(tmp_path):
     target = jax.tree_util.tree_map(jnp.zeros_like, state[:3]) + (jax.random.key(0),)
     restored = io.restore_checkpoint(tmp_path, 3, target)
     chex_equal = jax.tree_util.tree_map(
-        lambda a, b: np.array_equal(np.asarray(a), np.asarray(b)), restored[:3], state[:3]
+        lambda a, b: np.array_equal(np.asarray(a), np.asarray(b)),
+        restored[:3],
+        state[:3],
     )
     assert all(jax.tree_util.tree_leaves(chex_equal))
     np.testing.assert_array_equal(

@@ -72,8 +72,10 @@ def test_unknown_method_and_dataset_are_named():
 
 def test_format_table_lists_val_and_test():
     table = pipeline.format_table(
-        {"val": {"hr@100": 50.0, "ndcg@10": 20.0, "num_users": 3},
-         "test": {"hr@100": 55.0, "ndcg@10": 22.0}}
+        {
+            "val": {"hr@100": 50.0, "ndcg@10": 20.0, "num_users": 3},
+            "test": {"hr@100": 55.0, "ndcg@10": 22.0},
+        }
     )
     lines = table.splitlines()
     assert lines[0].split() == ["metric", "val", "test"]
@@ -89,17 +91,28 @@ def test_default_workdir_names_config_and_arg():
 
 def test_cli_runs_quickstart_with_overrides(tmp_path):
     cmd = [
-        sys.executable, "-m", "experiments.run", "--config=configs/quickstart.py",
-        f"--workdir={tmp_path}", "--config.data.synthetic.num_users=200",
-        "--config.data.synthetic.num_items=80", "--config.model.reg_grid=(1.0,)",
+        sys.executable,
+        "-m",
+        "experiments.run",
+        "--config=configs/quickstart.py",
+        f"--workdir={tmp_path}",
+        "--config.data.synthetic.num_users=200",
+        "--config.data.synthetic.num_items=80",
+        "--config.model.reg_grid=(1.0,)",
     ]
-    out = subprocess.run(cmd, cwd=PROJECT_ROOT, capture_output=True, text=True,
-                         timeout=300)
+    out = subprocess.run(
+        cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "ndcg@10" in out.stdout
     assert json.loads((tmp_path / "results.json").read_text())["reg"] == 1.0
-    bad = subprocess.run(cmd[:4] + ["--config.model.no_such_field=1"], cwd=PROJECT_ROOT,
-                         capture_output=True, text=True, timeout=300)
+    bad = subprocess.run(
+        cmd[:4] + ["--config.model.no_such_field=1"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert bad.returncode != 0 and "no_such_field" in bad.stderr
 
 

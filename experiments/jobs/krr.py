@@ -45,7 +45,9 @@ def auc_negatives(config: ml_collections.ConfigDict, data: Interactions, seed: i
     if not config.eval.auc_negatives:
         return None
     return metrics.sample_auc_negatives(
-        data.train, data.test, num=int(config.eval.auc_negatives),
+        data.train,
+        data.test,
+        num=int(config.eval.auc_negatives),
         rng=np.random.default_rng([seed, 1]),
     )
 
@@ -63,17 +65,26 @@ def run(config: ml_collections.ConfigDict, data: Interactions, ctx) -> dict[str,
     start = time.perf_counter()
     if config.method == "infinite_ae":
         model = models.InfiniteAE(
-            kernel_spec(config.model.kernel), absolute_reg=config.model.absolute_reg,
+            kernel_spec(config.model.kernel),
+            absolute_reg=config.model.absolute_reg,
             dtype=dtype,
         )
-        model.select_reg(data, grid=tuple(config.model.reg_grid),
-                         metric=config.model.select_metric, batch_size=batch_size,
-                         **eval_kwargs)
+        model.select_reg(
+            data,
+            grid=tuple(config.model.reg_grid),
+            metric=config.model.select_metric,
+            batch_size=batch_size,
+            **eval_kwargs,
+        )
     elif config.method == "ease":
         model = models.EASE(dtype=dtype)
-        model.select_reg(data, grid=tuple(config.model.ease_reg_grid),
-                         metric=config.model.select_metric, batch_size=batch_size,
-                         **eval_kwargs)
+        model.select_reg(
+            data,
+            grid=tuple(config.model.ease_reg_grid),
+            metric=config.model.select_metric,
+            batch_size=batch_size,
+            **eval_kwargs,
+        )
     elif config.method == "popularity":
         model = models.Popularity().fit(data.train)
     else:
@@ -82,14 +93,20 @@ def run(config: ml_collections.ConfigDict, data: Interactions, ctx) -> dict[str,
 
     val_by_reg = getattr(model, "val_metrics_", {}) or {}
     for step, (reg, val) in enumerate(val_by_reg.items()):
-        ctx.writer.write_scalars(step, {"reg": reg, **{f"val/{k}": v for k, v in val.items()}})
+        ctx.writer.write_scalars(
+            step, {"reg": reg, **{f"val/{k}": v for k, v in val.items()}}
+        )
     chosen = getattr(model, "reg_", None)
     if chosen is not None:
         logging.info("chosen regulariser %g", chosen)
 
     start = time.perf_counter()
     test = evaluation.evaluate(
-        model.score, data, split="test", batch_size=batch_size, negatives=negatives,
+        model.score,
+        data,
+        split="test",
+        batch_size=batch_size,
+        negatives=negatives,
         **eval_kwargs,
     )
     timings["test"] = time.perf_counter() - start

@@ -1,0 +1,37 @@
+"""Every benchmark script still runs at its --smoke size and prints its JSON line."""
+
+import json
+import pathlib
+import subprocess
+import sys
+
+import pytest
+
+from tests.conftest import PROJECT_ROOT
+
+SCRIPTS = sorted(p.name for p in (PROJECT_ROOT / "benchmarks").glob("*_bench.py"))
+# Where each script is told to write its files (all inside the test's tmp_path).
+_OUTPUT_FLAG = {
+    "distill_budget_bench.py": "--out={tmp}/budget",
+    "distill_step_bench.py": None,
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", SCRIPTS)
+def test_benchmark_smoke(script, tmp_path):
+    flag = _OUTPUT_FLAG.get(script, "--output={tmp}/out.json")
+    extra = [flag.format(tmp=tmp_path)] if flag else []
+    out = subprocess.run(
+        [sys.executable, str(pathlib.Path("benchmarks") / script), "--smoke", *extra],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    lines = [line for line in out.stdout.splitlines() if line.startswith("{")]
+    assert lines, out.stdout[-2000:]
+    json.loads(lines[0])
+    if extra:
+        assert any(tmp_path.iterdir()), "the benchmark wrote no output file"
