@@ -43,6 +43,10 @@ def _git_sha() -> str:
         return "unknown"
 
 
+def _ratio(value: float, full: float) -> float:
+    return value / full if full > 0 else float("nan")
+
+
 def format_tables(rows: list[dict]) -> str:
     lines = [
         f"{'condense':>9} {'eval':>9} {'metric':>10} {'full':>8} {'cond':>8} "
@@ -86,8 +90,10 @@ def main(argv):
                         "full": full,
                         "condensed": table["condensed"][metric],
                         "random": table["random_subset"][metric],
-                        "retention": table["condensed"][metric] / full,
-                        "retention_random": table["random_subset"][metric] / full,
+                        "retention": _ratio(table["condensed"][metric], full),
+                        "retention_random": _ratio(
+                            table["random_subset"][metric], full
+                        ),
                     }
                 )
     record = {

@@ -7,6 +7,7 @@ minimum 5, tail threshold 10, dim 64, reg 1e-4, patience 10, at most 300 epochs)
 """
 
 import ml_collections
+from ml_collections import config_dict
 
 
 def _model_settings(learning_rate, batch_size, max_epochs, num_layers=3):
@@ -29,9 +30,10 @@ def _model_settings(learning_rate, batch_size, max_epochs, num_layers=3):
 
 def get_section() -> ml_collections.ConfigDict:
     dconrec = ml_collections.ConfigDict()
-    # Preset: clean (library default) | official_code (replicates quirks 2, 4, 7, 8
-    # and independent inner keys; set variance_reduction / common_random_numbers /
-    # budget_mode to match, see configs/dconrec_ml1m.py).
+    # Preset: clean (library default) | official_code (replicates quirks 1-4, 6-8:
+    # also forces vr off, independent inner keys, the official budget, a sampled
+    # final set, inner lr 5e-4, uniform init and the official lr schedule; see
+    # OFFICIAL_OVERRIDES in experiments/jobs/dconrec.py).
     dconrec.preset = "clean"
     # ρ, the budget fraction.
     dconrec.budget = 0.25
@@ -63,6 +65,9 @@ def get_section() -> ml_collections.ConfigDict:
     # Pseudo-positives per user = max(min, floor(ratio · training degree)).
     dconrec.pseudo_ratio = 0.3
     dconrec.pseudo_min_per_user = 5
+    # Deviation (None = official uniform init): the share of the initial mass of s
+    # put on the pseudo-positives; the rest is spread over the training candidates.
+    dconrec.pseudo_share = config_dict.placeholder(float)
     # Users with training degree <= this are long-tail users (0 disables).
     dconrec.tail_threshold = 10
     # Final condensed set: topk (the round(budget) largest s; deterministic size) |

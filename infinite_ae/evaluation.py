@@ -372,6 +372,7 @@ def evaluate(
     psp: bool = True,
     auc_ties: str = "half",
     return_per_user: bool = False,
+    mask: str = "query",
 ) -> dict[str, float] | tuple[dict[str, float], dict[str, np.ndarray]]:
     """Full-ranking evaluation of a scoring function on the val or test split.
 
@@ -401,6 +402,10 @@ def evaluate(
             of the train item counts.
         auc_ties: tie handling of the pooled AUC (`metrics.global_auc`).
         return_per_user: also return the per-user values.
+        mask: "query" (default; the protocol above: at "test" the query rows and
+            the mask are train + val) or "train" (RecBole full sort, the DConRec
+            protocol: the query rows and the mask are the training rows at both
+            splits, so validation items stay rankable at "test").
 
     Returns:
         Dict with `hr@k`, `recall@k`, `hit@k`, `precision@k`, `ndcg@k`, `mrr@k`
@@ -411,7 +416,7 @@ def evaluate(
         the mean with NaN as 0 reproduces `average="all"`).
 
     Raises:
-        ValueError: bad split, average, shapes, or NaN scores.
+        ValueError: bad split, average, mask, shapes, or NaN scores.
 
     >>> import types
     >>> train = sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 0]], np.float32))
@@ -429,7 +434,9 @@ def evaluate(
     ks = metrics_lib._check_ks(ks)
     train = _canonical_csr(data.train, name="train")
     targets = _canonical_csr(getattr(data, split), name=split)
-    if split == "test":
+    if mask not in ("query", "train"):
+        raise ValueError(f"mask must be 'query' or 'train', got {mask!r}")
+    if split == "test" and mask == "query":
         query = _canonical_csr(train + _canonical_csr(data.val, name="val"), name="q")
     else:
         query = train

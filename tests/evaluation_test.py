@@ -199,6 +199,40 @@ class EvaluateTest(parameterized.TestCase):
             np.testing.assert_array_equal(users, np.arange(NUM_USERS))
             np.testing.assert_array_equal(rows, expected.toarray())
 
+    def test_mask_train_ranks_validation_items_at_test(self):
+        # mask="train" (RecBole / DConRec): at the test split the query and mask are
+        # the training rows only, so a validation item competes with the test items.
+        data = _tiny_data()
+        captured = []
+
+        def score_fn(query_rows, users):
+            captured.append(np.asarray(query_rows))
+            # Validation items score highest, then test items, then the rest.
+            return jnp.asarray(
+                data.val.toarray()[users] * 2.0 + data.test.toarray()[users],
+                jnp.float32,
+            )
+
+        kwargs = dict(split="test", ks=(1,), batch_size=NUM_USERS, psp=False)
+        masked = evaluation.evaluate(score_fn, data, **kwargs)
+        rankable = evaluation.evaluate(score_fn, data, mask="train", **kwargs)
+        np.testing.assert_array_equal(captured[1], data.train.toarray())
+        test = data.test.toarray() > 0
+        has_val = (data.val.toarray() > 0).any(1)
+        # With train + val masked every user with test items hits at rank 1; with
+        # train only, users with validation items rank one of those first.
+        evaluated = test.any(1)
+        self.assertAlmostEqual(
+            masked["hit@1"], 100.0 * evaluated.sum() / NUM_USERS, places=4
+        )
+        self.assertAlmostEqual(
+            rankable["hit@1"],
+            100.0 * (evaluated & ~has_val).sum() / NUM_USERS,
+            places=4,
+        )
+        with self.assertRaisesRegex(ValueError, "mask"):
+            evaluation.evaluate(score_fn, data, mask="all", **kwargs)
+
     def test_per_user_output_reproduces_averages(self):
         data = _tiny_data()
         negatives = _negatives(data)

@@ -11,6 +11,16 @@
   5. each eval model trained on: the condensed set, a uniform random subset of the
      training split of the same realised size, and the full training split.
 Evaluation masks the ORIGINAL training items (RecBole full sort; DConRec protocol).
+
+`preset="official_code"` forces the official behaviour (`OFFICIAL_OVERRIDES`); the
+`clean` preset keeps every choice a config flag: the inner lr (the official 5e-4
+gives no outer signal, see configs/dconrec_ml1m.py), `pseudo_share` (initial share of
+s on pseudo-positives; None = uniform, official), `budget_mode`, `final_mode`, CRN and
+the mean baseline. results.json: "test" (condensed-data metrics, `<model>/<metric>`
+and the first eval model's plain keys), "retention" (`<model>/<metric>` and
+`random/<model>/<metric>` as fractions of full data), "full_data", "random_subset",
+"summary" (realised size and ratio to N_tr, provenance counts, budget, mean spread of
+the K outer losses), "per_model", "artefacts", "timings".
 """
 
 from __future__ import annotations
@@ -18,6 +28,7 @@ from __future__ import annotations
 import functools
 import math
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -30,6 +41,16 @@ from infinite_ae.dconrec import condense, export, pool
 from infinite_ae.trainers import negatives
 
 METRICS = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
+
+# Test hook: called as hook(step) after outer step `step` (1-based) is logged and
+# checkpointed; raising from it simulates a killed run.
+_after_step_hook: Callable[[int], None] | None = None
+
+
+@functools.cache
+def _step_fn(spec: condense.StaticSpec):
+    """The outer step jitted once per static spec (shared by resumed runs)."""
+    return jax.jit(functools.partial(condense.outer_step, spec=spec))
 
 
 def _model(name: str, data, settings) -> Any:
@@ -74,13 +95,70 @@ def _fit(name, users, items, data, cfg, seed, ctx, tag):
     return model, result
 
 
+OFFICIAL_OVERRIDES = {
+    "variance_reduction": False,
+    "common_random_numbers": False,
+    "budget_mode": "official",
+    "final_mode": "sample",
+    "inner_lr": 5e-4,
+    "pseudo_share": None,
+    "outer_lr_schedule": {"0": 0.01, "70": 1e-3, "140": 1e-4, "210": 1e-5},
+}
+"""What `preset="official_code"` forces on top of quirks 2, 4, 7, 8 (dconrec.md §9):
+no baseline and independent inner keys (quirk 6), the official budget (quirk 3), one
+Bernoulli draw at the end, the official inner lr and uniform init, the effective lr
+schedule of quirk 1. Dataset knobs (ρ, tail threshold, pseudo ratio, steps) stay."""
+
+
+def _effective_section(section):
+    """The dconrec section with the `official_code` overrides applied (a copy)."""
+    if section.preset not in ("clean", "official_code"):
+        raise ValueError(f"preset {section.preset!r}; valid: clean, official_code")
+    if section.preset == "clean":
+        return section
+    section = section.copy_and_resolve_references()
+    with section.unlocked():
+        for key, value in OFFICIAL_OVERRIDES.items():
+            if key == "pseudo_share":
+                section.pseudo_share = None
+            else:
+                section[key] = value
+    return section
+
+
+def _initial_probs(is_pseudo: np.ndarray, mass: float, pseudo_share) -> np.ndarray:
+    """Initial s: `mass` spread uniformly (official), or a share on pseudo-positives.
+
+    pseudo_share None: s_c = mass / N for every candidate (dconrec.md §4.8). Else the
+    pseudo-positives get pseudo_share * mass and the training candidates the rest,
+    each spread uniformly within its group and capped at 1 (a deviation; the outer
+    loop starts from a chosen pseudo/original mix instead of the pool's ratio).
+    """
+    num = len(is_pseudo)
+    if pseudo_share is None or not is_pseudo.any() or is_pseudo.all():
+        return np.full(num, mass / max(num, 1), np.float32)
+    num_pseudo = int(is_pseudo.sum())
+    probs = np.where(
+        is_pseudo,
+        min(1.0, pseudo_share * mass / num_pseudo),
+        min(1.0, (1.0 - pseudo_share) * mass / (num - num_pseudo)),
+    )
+    return probs.astype(np.float32)
+
+
+def _mean_logged(path, key: str) -> float:
+    """Mean of a scalar over metrics.jsonl (all outer steps, also after a resume)."""
+    values = [r[key] for r in io.read_jsonl(path) if key in r]
+    return float(np.mean(values)) if values else float("nan")
+
+
 def _metrics(result) -> dict[str, float]:
     return {k: float(result.test[k]) for k in METRICS}
 
 
 def run(config, data, ctx) -> dict[str, Any]:
     """Runs DConRec on `data`; see the module docstring. Returns the results dict."""
-    cfg = config.dconrec
+    cfg = _effective_section(config.dconrec)
     timings = {}
     t0 = time.perf_counter()
     seed = int(ctx.seed)
@@ -126,12 +204,13 @@ def run(config, data, ctx) -> dict[str, Any]:
     if cfg.budget_mode == "strict":
         total_budget = cfg.budget * num_train
         pool_budget = max(total_budget - num_tail, 0.0)
-        init_prob = pool_budget / num_cand
+        init_mass = pool_budget
     elif cfg.budget_mode == "official":
         pool_budget = cfg.budget * num_cand
-        init_prob = cfg.budget * num_train / num_cand
+        init_mass = cfg.budget * num_train
     else:
         raise ValueError(f"budget_mode {cfg.budget_mode!r}; valid: strict, official")
+    init_prob = _initial_probs(cand.is_pseudo, init_mass, cfg.pseudo_share)
     logging.info(
         "pool %d (train %d, pseudo %d), tail %d, pool budget %.0f, init s %.4f",
         num_cand,
@@ -139,7 +218,7 @@ def run(config, data, ctx) -> dict[str, Any]:
         len(pseudo_u),
         num_tail,
         pool_budget,
-        init_prob,
+        float(np.mean(init_prob)),
     )
 
     inner_model = _model(
@@ -195,7 +274,7 @@ def run(config, data, ctx) -> dict[str, Any]:
         state = io.restore_checkpoint(ctx.checkpoint_dir, latest, state)
         start_step = int(state.step)
         logging.info("resumed DConRec at outer step %d", start_step)
-    step_fn = jax.jit(functools.partial(condense.outer_step, spec=spec))
+    step_fn = _step_fn(spec)
     condense_key = jax.random.fold_in(base_key, 1)
     history = []
     for step in range(start_step, cfg.outer_steps):
@@ -219,6 +298,8 @@ def run(config, data, ctx) -> dict[str, Any]:
             )
         if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.outer_steps:
             io.save_checkpoint(ctx.checkpoint_dir, step + 1, state)
+        if _after_step_hook is not None:
+            _after_step_hook(step + 1)
     timings["condense"] = time.perf_counter() - t2
 
     # 4. Final selection and export.
@@ -327,6 +408,11 @@ def run(config, data, ctx) -> dict[str, Any]:
         ),
         "condense_model": cfg.condense_model,
         "eval_model": first,
+        "tail_threshold": cfg.tail_threshold,
+        "pseudo_share": cfg.pseudo_share,
+        "inner_lr": cfg.inner_lr,
+        # Spread of the K validation losses per outer step (0 = no outer signal).
+        "mean_outer_loss_std": _mean_logged(ctx.writer.path, "condense/loss_std"),
     }
     results["per_model"] = per_model
     results["artefacts"] = paths

@@ -36,7 +36,7 @@ def outer_lr_schedule(boundaries_and_values: dict[int, float]) -> optax.Schedule
     """Piecewise-constant schedule: value v from iteration b on, for each (b, v).
 
     >>> sched = outer_lr_schedule(OFFICIAL_SCHEDULE)
-    >>> [float(sched(t)) for t in (0, 69, 70, 140, 210, 999)]
+    >>> [round(float(sched(t)), 8) for t in (0, 69, 70, 140, 210, 999)]
     [0.01, 0.01, 0.001, 0.0001, 1e-05, 1e-05]
     """
     items = sorted((int(k), float(v)) for k, v in boundaries_and_values.items())
@@ -129,9 +129,16 @@ def outer_optimizer() -> optax.GradientTransformation:
     return optax.inject_hyperparams(optax.adam)(learning_rate=0.01)
 
 
-def init_state(num_candidates: int, init_prob: float) -> CondenseState:
-    """s_c = init_prob for every candidate (dconrec.md §4.8)."""
-    probs = jnp.full((num_candidates,), init_prob, jnp.float32)
+def init_state(num_candidates: int, init_prob) -> CondenseState:
+    """Initial outer state.
+
+    Args:
+      num_candidates: N.
+      init_prob: [] s_c for every candidate (dconrec.md §4.8), or [N] per candidate
+        (e.g. a different initial value for pseudo-positives).
+    """
+    probs = jnp.broadcast_to(jnp.asarray(init_prob, jnp.float32), (num_candidates,))
+    probs = jnp.array(probs)
     return CondenseState(
         probs=probs,
         opt_state=outer_optimizer().init(probs),

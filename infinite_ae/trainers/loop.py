@@ -9,8 +9,9 @@ still move Adam's momentum). This makes an epoch over a variable-size subset of 
 fixed-capacity row array static-shaped: `jnp.nonzero(mask, size=cap)` gives the rows.
 
 Shell: `fit` jits the epoch once, evaluates every `eval_every` epochs with full ranking
-(RecBole definitions, see `ranking_metrics`), keeps the best parameters by validation
-nDCG@10 and stops after `patience` evaluations without improvement (RecBole
+(`infinite_ae.evaluation` with RecBole conventions, see `ranking_metrics`), keeps the
+best parameters by validation nDCG@10 and stops after `patience` evaluations without
+improvement (RecBole
 `stopping_step`).
 """
 
@@ -27,9 +28,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import scipy.sparse as sp
 from absl import logging
 
+from infinite_ae import evaluation
 from infinite_ae.trainers import negatives as negatives_lib
 from infinite_ae.types import Array, PRNGKey, PyTree
 
@@ -48,8 +49,13 @@ class TrainState(NamedTuple):
     step: Array
 
 
+@functools.cache
 def make_optimizer() -> optax.GradientTransformation:
-    """Adam without weight decay, learning rate injected (traced) into the state."""
+    """Adam without weight decay, learning rate injected (traced) into the state.
+
+    Cached: the same object every call, so it is a stable static argument and jitted
+    epochs of equal models share their compilation.
+    """
     return optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)
 
 
@@ -141,100 +147,81 @@ def train_epoch(
 
 
 # ----------------------------------------------------------------------------------
-# Ranking evaluation (RecBole definitions).
+# Ranking evaluation: `infinite_ae.evaluation` with RecBole conventions.
 
-
-@functools.partial(jax.jit, static_argnames=("ks",))
-def _batch_metrics(user_emb, item_emb, mask, target, valid, ks):
-    scores = user_emb @ item_emb.T
-    scores = jnp.where(mask, -jnp.inf, scores)
-    max_k = max(ks)
-    _, top = jax.lax.top_k(scores, max_k)
-    hits = jnp.take_along_axis(target, top, axis=1).astype(jnp.float32)
-    num_pos = jnp.sum(target, axis=1).astype(jnp.float32)
-    discounts = 1.0 / jnp.log2(jnp.arange(2, max_k + 2, dtype=jnp.float32))
-    out = {}
-    for k in ks:
-        h = hits[:, :k]
-        recall = jnp.sum(h, 1) / jnp.maximum(num_pos, 1.0)
-        dcg = jnp.sum(h * discounts[None, :k], 1)
-        ideal_len = jnp.minimum(num_pos, k)
-        idcg = jnp.sum(
-            jnp.where(
-                jnp.arange(k)[None, :] < ideal_len[:, None], discounts[None, :k], 0.0
-            ),
-            1,
-        )
-        ndcg = dcg / jnp.maximum(idcg, 1e-12)
-        out[f"recall@{k}"] = jnp.sum(jnp.where(valid, recall, 0.0))
-        out[f"ndcg@{k}"] = jnp.sum(jnp.where(valid, ndcg, 0.0))
-    return out
+EVAL_MASKS = {"train": "train", "train+val": "query"}
+"""`test_mask` of `fit` -> `evaluation.evaluate(mask=...)` at the test split."""
 
 
 def ranking_metrics(
     user_emb: Array,
     item_emb: Array,
-    mask: sp.csr_matrix,
-    target: sp.csr_matrix,
+    data,
     *,
+    split: str,
+    test_mask: str = "train",
     ks: tuple[int, ...] = (5, 10),
-    batch_size: int = 1024,
 ) -> dict[str, float]:
-    """Full-ranking Recall@k and nDCG@k (RecBole definitions), ×100.
+    """Full-ranking Recall@k and nDCG@k (RecBole definitions) ×100 of an embedding
+    model, through `evaluation.evaluate`.
 
-    recall@k = hits / |T|; ndcg@k = sum_{r<k} hit_r / log2(r + 2) divided by the ideal
-    DCG over min(|T|, k) positions (binary gain). Items in `mask` get -inf before
-    `top_k`. Averaged over users with at least one target (users without targets
-    are skipped, as in RecBole).
+    Scores are inner products. recall@k = hits / |T|; nDCG@k with binary gain and
+    the ideal DCG over min(|T|, k) positions. Users without held-out items are
+    skipped (`average="evaluated"`, as RecBole).
 
     Args:
       user_emb: [U, d] final user embeddings.
       item_emb: [I, d] final item embeddings.
-      mask: [U, I] CSR of items to exclude from the ranking.
-      target: [U, I] CSR of held-out positives.
+      data: object with `.train`, `.val`, `.test` [U, I] CSR.
+      split: "val" (mask train) or "test".
+      test_mask: at the test split, "train" (RecBole full sort, DConRec: mask the
+        original training items only) or "train+val" (∞-AE protocol).
       ks: cut-offs.
-      batch_size: users per batch (static; the last batch is padded).
 
     Returns:
       {"recall@k": ..., "ndcg@k": ..., "num_users": evaluated users}.
     """
-    num_users = user_emb.shape[0]
-    if mask.shape != target.shape or mask.shape[0] != num_users:
-        raise ValueError(f"mask {mask.shape}, target {target.shape}, U={num_users}")
-    counts = np.diff(target.indptr)
-    users = np.flatnonzero(counts > 0)
-    totals = {f"{m}@{k}": 0.0 for k in ks for m in ("recall", "ndcg")}
-    for start in range(0, len(users), batch_size):
-        rows = users[start : start + batch_size]
-        n = len(rows)
-        padded = np.pad(rows, (0, batch_size - n))
-        valid = np.arange(batch_size) < n
-        m = mask[padded].toarray() > 0
-        t = target[padded].toarray() > 0
-        out = _batch_metrics(user_emb[padded], item_emb, m, t, valid, tuple(sorted(ks)))
-        for key, value in out.items():
-            totals[key] += float(value)
-    denom = max(len(users), 1)
-    result = {key: 100.0 * value / denom for key, value in totals.items()}
-    result["num_users"] = len(users)
+    if test_mask not in EVAL_MASKS:
+        raise ValueError(f"unknown test_mask {test_mask!r}; valid: {list(EVAL_MASKS)}")
+    item_t = jnp.asarray(item_emb).T
+    user_emb = jnp.asarray(user_emb)
+    out = evaluation.evaluate(
+        lambda query_rows, users: user_emb[users] @ item_t,
+        data,
+        split=split,
+        ks=ks,
+        average="evaluated",
+        psp=False,
+        mask=EVAL_MASKS[test_mask],
+    )
+    result = {f"{m}@{k}": out[f"{m}@{k}"] for k in ks for m in ("recall", "ndcg")}
+    result["num_users"] = out["num_users_evaluated"]
     return result
-
-
-def eval_masks(data, *, test_mask: str = "train"):
-    """(val mask, test mask) CSR matrices of the original splits.
-
-    `test_mask="train"` masks the original training items only (RecBole full sort, the
-    DConRec protocol); `"train+val"` also masks validation items (∞-AE protocol).
-    """
-    if test_mask == "train":
-        return data.train, data.train
-    if test_mask == "train+val":
-        return data.train, (data.train + data.val).tocsr()
-    raise ValueError(f"unknown test_mask {test_mask!r}; valid: ['train', 'train+val']")
 
 
 # ----------------------------------------------------------------------------------
 # Shell.
+
+
+@functools.cache
+def _jitted(model, sampler, batch_size: int):
+    """(epoch, graph, embed) functions jitted once per (model, sampler, batch size).
+
+    Models and samplers are frozen dataclasses, so equal settings hit the cache and
+    repeated `fit` calls (proxy, condensed, random subset, full data) compile once per
+    row-array shape instead of once per call.
+    """
+    epoch_fn = jax.jit(
+        functools.partial(
+            train_epoch,
+            model=model,
+            optimizer=make_optimizer(),
+            sampler=sampler,
+            batch_size=batch_size,
+        ),
+        donate_argnums=0,
+    )
+    return epoch_fn, jax.jit(model.make_graph), jax.jit(model.embed)
 
 
 @dataclasses.dataclass
@@ -333,21 +320,11 @@ def fit(
     optimizer = make_optimizer()
     base_key = jax.random.key(seed)
     state = init_state(model, optimizer, jax.random.fold_in(base_key, 0), learning_rate)
-    epoch_fn = jax.jit(
-        functools.partial(
-            train_epoch,
-            model=model,
-            optimizer=optimizer,
-            sampler=sampler_obj,
-            batch_size=batch_size,
-        ),
-        donate_argnums=0,
-    )
+    epoch_fn, graph_fn, embed_fn = _jitted(model, sampler_obj, batch_size)
     rows = tuple(jnp.asarray(x) for x in (users_p, items_p, weights_p))
-    graph_fn = jax.jit(model.make_graph)
-    embed_fn = jax.jit(model.embed)
     graph = graph_fn(*rows)
-    val_mask, test_mask_csr = eval_masks(data, test_mask=test_mask)
+    if test_mask not in EVAL_MASKS:
+        raise ValueError(f"unknown test_mask {test_mask!r}; valid: {list(EVAL_MASKS)}")
 
     best = (-np.inf, 0, None, None)
     history = []
@@ -367,7 +344,7 @@ def fit(
         if (epoch + 1) % eval_every and epoch + 1 != max_epochs:
             continue
         u_emb, i_emb = embed_fn(state.params, graph)
-        val = ranking_metrics(u_emb, i_emb, val_mask, data.val, ks=ks)
+        val = ranking_metrics(u_emb, i_emb, data, split="val", ks=ks)
         record = {"epoch": epoch, "loss": loss}
         record.update({f"val/{k}": v for k, v in val.items() if k != "num_users"})
         history.append(record)
@@ -385,7 +362,9 @@ def fit(
     test = None
     if compute_test:
         u_emb, i_emb = embed_fn(best_params, graph)
-        test = ranking_metrics(u_emb, i_emb, test_mask_csr, data.test, ks=ks)
+        test = ranking_metrics(
+            u_emb, i_emb, data, split="test", test_mask=test_mask, ks=ks
+        )
     logging.info(
         "%s: best epoch %d val ndcg@10 %.3f (%d epochs, %.2fs/epoch)",
         getattr(model, "name", "model"),
