@@ -106,8 +106,10 @@ def main(argv):
         "rows": rows,
     }
     output = pathlib.Path(_OUTPUT.value or workdir / "retention.json")
+    output.parent.mkdir(parents=True, exist_ok=True)
     output.write_text(json.dumps(record, indent=1))
     logging.info("wrote %s", output)
+    print(json.dumps({k: v for k, v in record.items() if k != "runs"}))
     print(format_tables(rows))
 
 
