@@ -55,6 +55,20 @@ def _group_ranks(
     return rank, counts[sorted_codes]
 
 
+def _random_ranks(
+    user_codes: np.ndarray, generator: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A uniform random order of each user's rows: (order, rank in user, user count).
+
+    Sorting (user + uniform key) draws a uniform random permutation within each user
+    in one argsort (faster than a lexsort on two keys).
+    """
+    keys = user_codes + generator.random(user_codes.size) * 0.5
+    order = np.argsort(keys, kind="stable")
+    rank, count = _group_ranks(user_codes, order)
+    return order, rank, count
+
+
 def infinite_ae_split(
     user_codes: Any,
     *,
@@ -76,14 +90,9 @@ def infinite_ae_split(
     ([7, 1, 2], [-1, -1])
     """
     user_codes = factorize(np.asarray(user_codes))[0]
-    generator = _as_generator(rng)
     if user_codes.size == 0:
         return np.zeros(0, np.int8)
-    # Sorting (user + uniform key) draws a uniform random permutation within each
-    # user in one argsort (faster than a lexsort on two keys).
-    keys = user_codes + generator.random(user_codes.size) * 0.5
-    order = np.argsort(keys, kind="stable")
-    rank, count = _group_ranks(user_codes, order)
+    order, rank, count = _random_ranks(user_codes, _as_generator(rng))
     first_split = (0.8 * count).astype(np.int64)
     second_split = (0.9 * count).astype(np.int64)
     tags = np.where(rank < first_split, TRAIN, np.where(rank < second_split, VAL, TEST))
@@ -125,12 +134,9 @@ def random_split(user_codes: Any, *, rng: int | np.random.Generator) -> np.ndarr
     [0, 1, 2]
     """
     user_codes = factorize(np.asarray(user_codes))[0]
-    generator = _as_generator(rng)
     if user_codes.size == 0:
         return np.zeros(0, np.int8)
-    keys = user_codes + generator.random(user_codes.size) * 0.5
-    order = np.argsort(keys, kind="stable")
-    rank, count = _group_ranks(user_codes, order)
+    order, rank, count = _random_ranks(user_codes, _as_generator(rng))
     train, val = _recbole_counts(count)
     tags = np.where(rank < train, TRAIN, np.where(rank < train + val, VAL, TEST))
     out = np.empty(user_codes.size, np.int8)
