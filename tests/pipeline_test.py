@@ -127,3 +127,15 @@ def test_infinite_ae_ml1m_reproduces_the_paper_split_numbers(tmp_path, real_data
     assert results["test"]["ndcg@10"] == pytest.approx(33.39, abs=0.10)
     assert results["test"]["hr@10"] == pytest.approx(31.91, abs=0.10)
     assert results["val"]["hr@100"] == pytest.approx(58.23, abs=0.10)
+
+
+@pytest.mark.slow
+def test_ease_ml1m_matches_the_reference_ease(tmp_path, real_data):
+    real_data("infinite_ae_cf/ml-1m/index.npz")
+    from configs import ease_ml1m
+
+    results = pipeline.run(ease_ml1m.get_config(), tmp_path)
+    # A float64 NumPy EASE through the original evaluation: λ* 1000, nDCG@10 34.07.
+    assert results["reg"] == 1000.0
+    assert results["test"]["ndcg@10"] == pytest.approx(34.07, abs=0.10)
+    assert results["test"]["hr@10"] == pytest.approx(32.26, abs=0.10)
