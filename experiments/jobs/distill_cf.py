@@ -147,10 +147,11 @@ def _evaluate_support(
     ks: tuple[int, ...],
     batch_size: int,
     negatives: np.ndarray | None,
+    select_metric: str = "hr@100",
 ) -> dict[str, Any]:
-    """∞-AE on ``support``: λ picked on validation HR@100, then the official test."""
+    """∞-AE on ``support``: λ picked on validation ``select_metric``, then the test."""
     per_reg = _sweep(sweep_fn, jnp.asarray(support), val_batches, jnp.asarray(regs))
-    best = int(np.argmax(per_reg["hr@100"]))
+    best = int(np.argmax(per_reg[select_metric]))
     reg = float(regs[best])
     score = _score_fn(learner, support, reg)
     val = evaluation.evaluate(score, data, split="val", ks=ks, batch_size=batch_size)
@@ -178,6 +179,8 @@ def _schedule(cfg) -> set[int]:
 def run(config: ml_collections.ConfigDict, data: Interactions, ctx) -> dict[str, Any]:
     """Runs Distill-CF (see module docstring) and returns the results dict."""
     cfg = config.distill
+    # Validation metric that picks λ and the kept summary (the original: HR@100).
+    select_metric = config.model.select_metric
     t_begin = time.perf_counter()
     timings: dict[str, float] = {}
     if cfg.reg_schedule not in ("reselect_on_validation", "fixed"):
@@ -247,7 +250,7 @@ def run(config: ml_collections.ConfigDict, data: Interactions, ctx) -> dict[str,
 
     def validate(support) -> tuple[float, dict[str, float]]:
         per_reg = _sweep(sweep_fn, support, val_batches, jnp.asarray(regs))
-        best = int(np.argmax(per_reg["hr@100"]))
+        best = int(np.argmax(per_reg[select_metric]))
         return regs[best], {name: float(v[best]) for name, v in per_reg.items()}
 
     state = distill_lib.init_state(init_logits, optimizer)
@@ -288,7 +291,7 @@ def run(config: ml_collections.ConfigDict, data: Interactions, ctx) -> dict[str,
         if cfg.reg_schedule == "reselect_on_validation":
             carry["reg"] = jnp.asarray(reg0, jnp.float32)
         if cfg.include_init_candidate:
-            carry["best_score"] = jnp.asarray(init_metrics["hr@100"], jnp.float32)
+            carry["best_score"] = jnp.asarray(init_metrics[select_metric], jnp.float32)
             carry["best_step"] = jnp.asarray(0, jnp.int32)
         carry["val_seconds"] = jnp.asarray(init_seconds, jnp.float32)
 
@@ -361,9 +364,10 @@ def run(config: ml_collections.ConfigDict, data: Interactions, ctx) -> dict[str,
             reg, val_metrics = validate(support)
             if cfg.reg_schedule == "reselect_on_validation":
                 carry["reg"] = jnp.asarray(reg, jnp.float32)
-            improved = val_metrics["hr@100"] > float(carry["best_score"])
+            improved = val_metrics[select_metric] > float(carry["best_score"])
             if improved:
-                carry["best_score"] = jnp.asarray(val_metrics["hr@100"], jnp.float32)
+                best_score = val_metrics[select_metric]
+                carry["best_score"] = jnp.asarray(best_score, jnp.float32)
                 carry["best_step"] = jnp.asarray(step, jnp.int32)
                 carry["best_support"] = support
                 carry["best_logits"] = jnp.array(state.logits)
@@ -427,6 +431,7 @@ def run(config: ml_collections.ConfigDict, data: Interactions, ctx) -> dict[str,
         ks=ks,
         batch_size=eval_batch,
         negatives=negatives,
+        select_metric=select_metric,
     )
     final = _evaluate_support(support, **common)
     timings["test_eval"] = time.perf_counter() - t0
