@@ -11,6 +11,7 @@ Every model is a small stateful shell object over pure functions:
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Protocol, runtime_checkable
 
 import jax
@@ -64,3 +65,40 @@ def check_queries(query_rows: ArrayLike, num_items: int, dtype: Any) -> jax.Arra
             f"query rows must be [B, {num_items}], got shape {query_rows.shape}"
         )
     return query_rows
+
+
+def validation_metric(
+    evaluate_fn: Any,
+    score_fn: Any,
+    data: Any,
+    *,
+    metric: str,
+    batch_size: int,
+    label: str,
+    **evaluate_kwargs: Any,
+) -> tuple[float, dict[str, float]]:
+    """Evaluates one candidate of a regulariser sweep on validation.
+
+    Args:
+      evaluate_fn: `infinite_ae.evaluation.evaluate` or a stand-in.
+      score_fn: the candidate's `score_fn(query_rows, users)`.
+      data: the dataset.
+      metric: key of the evaluation dict that selects (higher is better).
+      batch_size: users per evaluation batch.
+      label: what is logged for this candidate (e.g. "EASE reg=500").
+      **evaluate_kwargs: passed on (e.g. ``ks``).
+
+    Returns:
+      (value of ``metric``, the whole metrics dict).
+
+    Raises:
+      ValueError: ``metric`` is missing from the evaluation output.
+    """
+    metrics = evaluate_fn(
+        score_fn, data, split="val", batch_size=batch_size, **evaluate_kwargs
+    )
+    if metric not in metrics:
+        raise ValueError(f"metric {metric!r} not in {sorted(metrics)}")
+    value = float(metrics[metric])
+    logging.info("%s val %s=%.4f", label, metric, value)
+    return value, dict(metrics)

@@ -268,14 +268,15 @@ class EASE:
             def score_fn(query_rows, users, weights=weights):
                 return _scores(jnp.asarray(query_rows, self.dtype), weights)
 
-            metrics = evaluate_fn(
-                score_fn, data, split="val", batch_size=batch_size, **evaluate_kwargs
+            value, self.val_metrics_[reg] = base.validation_metric(
+                evaluate_fn,
+                score_fn,
+                data,
+                metric=metric,
+                batch_size=batch_size,
+                label=f"EASE reg={reg:g}",
+                **evaluate_kwargs,
             )
-            if metric not in metrics:
-                raise ValueError(f"metric {metric!r} not in {sorted(metrics)}")
-            self.val_metrics_[reg] = dict(metrics)
-            value = float(metrics[metric])
-            logging.info("EASE reg=%g val %s=%.4f", reg, metric, value)
             if best is None or value > best[0]:
                 best = (value, reg, weights)
             del weights

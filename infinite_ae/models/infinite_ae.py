@@ -14,7 +14,6 @@ solve and no kernel product (K α = X − ridge·α); K is computed once for the
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -263,14 +262,15 @@ class InfiniteAE:
                 rows = jnp.asarray(query_rows, self.dtype)
                 return _predict_batch(self.kernel, rows, x_s, fit.alpha)
 
-            metrics = evaluate_fn(
-                score_fn, data, split="val", batch_size=batch_size, **evaluate_kwargs
+            value, self.val_metrics_[reg] = base.validation_metric(
+                evaluate_fn,
+                score_fn,
+                data,
+                metric=metric,
+                batch_size=batch_size,
+                label=f"InfiniteAE reg={reg:g}",
+                **evaluate_kwargs,
             )
-            if metric not in metrics:
-                raise ValueError(f"metric {metric!r} not in {sorted(metrics)}")
-            self.val_metrics_[reg] = dict(metrics)
-            value = float(metrics[metric])
-            logging.info("InfiniteAE reg=%g val %s=%.4f", reg, metric, value)
             if best is None or value > best[0]:
                 best = (value, reg, fit)
         value, self.reg_, self.fit_ = best
