@@ -134,7 +134,8 @@ def _dataset(num_users: int, num_items: int):
 
     cache = pathlib.Path(_CACHE.value)
     cache.mkdir(parents=True, exist_ok=True)
-    path = cache / f"netflix_shape_u{num_users}_i{num_items}.npz"
+    # "cal": item-calibrated generator (profiles.make_shaped); older caches are not.
+    path = cache / f"netflix_shape_cal_u{num_users}_i{num_items}.npz"
     if path.exists():
         start = time.perf_counter()
         data = Interactions.load_npz(path)

@@ -68,6 +68,10 @@ def get_section() -> ml_collections.ConfigDict:
     # Deviation (None = official uniform init): the share of the initial mass of s
     # put on the pseudo-positives; the rest is spread over the training candidates.
     dconrec.pseudo_share = config_dict.placeholder(float)
+    # Deviation: how the training candidates' initial mass is spread: uniform
+    # (official) | per_user (water-filling: every user keeps min(n_u, c) of his n_u
+    # candidates in expectation; `pool.initial_probs`).
+    dconrec.original_init = "uniform"
     # Users with training degree <= this are long-tail users (0 disables).
     dconrec.tail_threshold = 10
     # Final condensed set: topk (the round(budget) largest s; deterministic size) |
@@ -79,6 +83,10 @@ def get_section() -> ml_collections.ConfigDict:
     dconrec.eval_settings = ml_collections.ConfigDict()
     dconrec.eval_settings.bprmf = _model_settings(1e-3, 4096, 300)
     dconrec.eval_settings.lightgcn = _model_settings(1e-3, 4096, 300)
+    # Directory caching the full-data fits (proxy and references) under a hash of
+    # data, settings and seed, shared by runs that differ only in condensation
+    # settings (None: no cache).
+    dconrec.reference_cache = config_dict.placeholder(str)
     # Early-stopping patience in evaluations (RecBole stopping_step).
     dconrec.patience = 10
     # Test-time mask: train (RecBole full sort, DConRec) | train+val (∞-AE).

@@ -53,6 +53,9 @@ def get_section() -> ml_collections.ConfigDict:
     # λ in the training loss: reselect_on_validation (original: the latest
     # validation's best λ, starting from the initialisation's) | fixed (= reg).
     distill.reg_schedule = "reselect_on_validation"
+    # Validation metric that re-selects the training λ (the original: HR@100); the
+    # kept summary and the final λ follow config.model.select_metric.
+    distill.reg_select_metric = "hr@100"
     # λ for reg_schedule = fixed.
     distill.reg = 1.0
     # Keep the initialisation as a candidate for the kept summary (fixes quirk 15).

@@ -94,3 +94,38 @@ def test_heavy_users_fill_up():
     )
     union = (data.train + data.val + data.test).tocsr()
     assert np.all(np.diff(union.indptr) == 55)
+
+
+def test_given_clusters_and_exact_sampling():
+    item_cluster = np.arange(300) % 3
+    user_cluster = np.arange(200) % 3
+    target = np.full(200, 12)
+    target[:5] = 290  # near I: completed by the exact weighted fill
+    weights = np.ones(300)
+    weights[:30] = 50.0
+    weights[-10:] = 0.0  # weight 0: only taken when nothing else is left
+    data, latent = synthetic.make_synthetic(
+        200,
+        300,
+        num_clusters=3,
+        degree_profile=target,
+        item_weights=weights,
+        item_cluster=item_cluster,
+        user_cluster=user_cluster,
+        exact_sampling=True,
+        max_rounds=2,
+        seed=0,
+        return_latent=True,
+    )
+    np.testing.assert_array_equal(latent["item_cluster"], item_cluster)
+    np.testing.assert_array_equal(latent["user_cluster"], user_cluster)
+    union = (data.train + data.val + data.test).tocsr()
+    np.testing.assert_array_equal(np.diff(union.indptr), target)
+    assert union.max() == 1
+    # Light users never reach the weight-0 items; heavy users take at most all.
+    assert union[5:, -10:].nnz == 0
+    assert data.info["exact_sampling"] and data.info["item_cluster"] == "custom"
+    with pytest.raises(ValueError, match="item_cluster"):
+        synthetic.make_synthetic(10, 10, item_cluster=np.full(10, 7), num_clusters=3)
+    with pytest.raises(ValueError, match="user_cluster"):
+        synthetic.make_synthetic(10, 10, user_cluster=np.zeros(4, np.int64))

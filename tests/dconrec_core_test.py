@@ -140,6 +140,46 @@ class PoolTest(parameterized.TestCase):
             }
             self.assertTrue(tail_pairs <= kept)
 
+    def test_per_user_cap_matches_brute_force(self):
+        rng = np.random.default_rng(3)
+        counts = rng.integers(0, 40, size=50)
+        for mass in (0.0, 1.0, 0.3 * counts.sum(), counts.sum() - 0.5, counts.sum()):
+            cap = pool.per_user_cap(counts, mass)
+            self.assertAlmostEqual(np.minimum(counts, cap).sum(), mass, places=6)
+            # Brute force on a fine grid: the smallest c reaching the mass.
+            grid = np.linspace(0, counts.max(), 40001)
+            reached = np.minimum(counts[None], grid[:, None]).sum(1) >= mass - 1e-9
+            self.assertAlmostEqual(cap, grid[np.argmax(reached)], delta=1e-3)
+        with self.assertRaisesRegex(ValueError, "outside"):
+            pool.per_user_cap(counts, counts.sum() + 1.0)
+
+    @parameterized.parameters(
+        (None, "uniform"), (0.5, "uniform"), (1.0, "per_user"), (None, "per_user")
+    )
+    def test_initial_probs_mass_and_bounds(self, share, original_init):
+        rng = np.random.default_rng(4)
+        users = rng.integers(0, 20, size=400)
+        is_pseudo = rng.random(400) < 0.2
+        mass = 100.0
+        s = pool.initial_probs(
+            users, is_pseudo, mass, pseudo_share=share, original_init=original_init
+        )
+        self.assertTrue(np.all((s >= 0) & (s <= 1)))
+        self.assertAlmostEqual(float(s.sum()), mass, places=3)
+        if share is None and original_init == "uniform":
+            np.testing.assert_allclose(s, mass / 400, rtol=1e-6)
+        if share == 1.0:
+            np.testing.assert_array_equal(s[is_pseudo], 1.0)
+        if original_init == "per_user":
+            orig = ~is_pseudo
+            counts = np.bincount(users[orig], minlength=20)
+            kept = np.bincount(users[orig], weights=s[orig], minlength=20)
+            cap = pool.per_user_cap(counts, float(s[orig].sum()))
+            # Every user keeps min(n_u, c) in expectation.
+            np.testing.assert_allclose(kept, np.minimum(counts, cap), rtol=1e-5)
+        with self.assertRaisesRegex(ValueError, "original_init"):
+            pool.initial_probs(users, is_pseudo, mass, original_init="bad")
+
 
 def _arrays(cand, train, val=None):
     num_items = train.shape[1]

@@ -104,7 +104,13 @@ class DConRecJobTest(absltest.TestCase):
         self.assertFalse(np.any(is_train[back.provenance == 1]))
 
     def test_resume_equals_uninterrupted(self):
+        # The killed and resumed runs also share a reference cache: the resumed run
+        # loads the proxy the killed run fitted and must still match the
+        # uninterrupted, uncached run exactly.
         workdir = self.root / "resumed"
+        cache = self.root / "reference_cache"
+        config = _config()
+        config.dconrec.reference_cache = str(cache)
 
         def kill_after_2(step):
             if step == 2:
@@ -113,11 +119,15 @@ class DConRecJobTest(absltest.TestCase):
         dconrec._after_step_hook = kill_after_2
         try:
             with self.assertRaises(_Killed):
-                pipeline.run(_config(), workdir)
+                pipeline.run(config, workdir)
         finally:
             dconrec._after_step_hook = None
         self.assertFalse((workdir / "results.json").exists())
-        resumed = pipeline.run(_config(), workdir)
+        self.assertEqual([p.name.split("-")[0] for p in cache.iterdir()], ["bprmf"])
+        resumed = pipeline.run(config, workdir)
+        self.assertEqual(
+            sorted(p.name.split("-")[0] for p in cache.iterdir()), ["bprmf", "lightgcn"]
+        )
         self.assertEqual(resumed["test"], self.reference["test"])
         self.assertEqual(resumed["retention"], self.reference["retention"])
         with (

@@ -95,5 +95,13 @@ class DistillJobTest(absltest.TestCase):
         self.assertEqual(strip(log(workdir)), strip(log(self.root / "uninterrupted")))
 
 
+class SelectMetricTest(absltest.TestCase):
+    def test_unknown_validation_metric_is_named(self):
+        config = _config()
+        config.distill.reg_select_metric = "hr@7"
+        with self.assertRaisesRegex(ValueError, "'hr@7'.*reg_select_metric"):
+            pipeline.run(config, pathlib.Path(tempfile.mkdtemp()) / "bad_metric")
+
+
 if __name__ == "__main__":
     absltest.main()

@@ -15,7 +15,8 @@ Evaluation masks the ORIGINAL training items (RecBole full sort; DConRec protoco
 `preset="official_code"` forces the official behaviour (`OFFICIAL_OVERRIDES`); the
 `clean` preset keeps every choice a config flag: the inner lr (the official 5e-4
 gives no outer signal, see configs/dconrec_ml1m.py), `pseudo_share` (initial share of
-s on pseudo-positives; None = uniform, official), `budget_mode`, `final_mode`, CRN and
+s on pseudo-positives; None = uniform, official), `original_init` (uniform, official,
+or per-user water-filling; `pool.initial_probs`), `budget_mode`, `final_mode`, CRN and
 the mean baseline. results.json: "test" (condensed-data metrics, `<model>/<metric>`
 and the first eval model's plain keys), "retention" (`<model>/<metric>` and
 `random/<model>/<metric>` as fractions of full data), "full_data", "random_subset",
@@ -26,7 +27,10 @@ the K outer losses), "per_model", "artefacts", "timings".
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import math
+import pathlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -38,7 +42,7 @@ from absl import logging
 
 from infinite_ae import io, trainers
 from infinite_ae.dconrec import condense, export, pool
-from infinite_ae.trainers import negatives
+from infinite_ae.trainers import loop, negatives
 
 METRICS = ("recall@5", "recall@10", "ndcg@5", "ndcg@10")
 
@@ -95,6 +99,54 @@ def _fit(name, users, items, data, cfg, seed, ctx, tag):
     return model, result
 
 
+def _fingerprint(name, data, cfg, seed) -> str:
+    """Hash of everything a full-data fit depends on: data, settings, seed."""
+    h = hashlib.sha256()
+    for part in (data.train, data.val, data.test):
+        csr = part.tocsr()
+        for array in (csr.indptr, csr.indices, np.asarray(csr.shape)):
+            h.update(np.ascontiguousarray(array).tobytes())
+    meta = {
+        "name": name,
+        "settings": cfg.eval_settings[name].to_dict(),
+        "patience": cfg.patience,
+        "test_mask": cfg.test_mask,
+        "seed": seed,
+    }
+    h.update(json.dumps(meta, sort_keys=True).encode())
+    return h.hexdigest()[:16]
+
+
+def _fit_full(name, data, cfg, seed, ctx, tag):
+    """`_fit` on the full training split, through `cfg.reference_cache` if set.
+
+    The proxy and the full-data references depend only on the data, the model
+    settings and the seed, so runs that differ in condensation settings (the
+    cross-model table, budget sweeps) can share them: the cache holds the best
+    parameters (NPZ) and the metrics (JSON) under a fingerprint of those inputs.
+    """
+    coo = data.train.tocoo()
+    users, items = coo.row.astype(np.int32), coo.col.astype(np.int32)
+    if not cfg.reference_cache:
+        return _fit(name, users, items, data, cfg, seed, ctx, tag)
+    settings = cfg.eval_settings[name]
+    model = _model(name, data, settings)
+    entry = (
+        pathlib.Path(cfg.reference_cache)
+        / f"{name}-{_fingerprint(name, data, cfg, seed)}"
+    )
+    if (entry / "result.json").exists():
+        meta = json.loads((entry / "result.json").read_text())
+        params = io.restore_checkpoint(entry, 0, model.init(jax.random.key(0)))
+        logging.info("%s: full-data fit loaded from %s", tag, entry)
+        return model, loop.FitResult(params=params, **meta)
+    model, result = _fit(name, users, items, data, cfg, seed, ctx, tag)
+    io.save_checkpoint(entry, 0, result.params)
+    meta = {k: v for k, v in vars(result).items() if k != "params"}
+    io.atomic_write_json(entry / "result.json", meta)
+    return model, result
+
+
 OFFICIAL_OVERRIDES = {
     "variance_reduction": False,
     "common_random_numbers": False,
@@ -102,6 +154,7 @@ OFFICIAL_OVERRIDES = {
     "final_mode": "sample",
     "inner_lr": 5e-4,
     "pseudo_share": None,
+    "original_init": "uniform",
     "outer_lr_schedule": {"0": 0.01, "70": 1e-3, "140": 1e-4, "210": 1e-5},
 }
 """What `preset="official_code"` forces on top of quirks 2, 4, 7, 8 (dconrec.md §9):
@@ -124,26 +177,6 @@ def _effective_section(section):
             else:
                 section[key] = value
     return section
-
-
-def _initial_probs(is_pseudo: np.ndarray, mass: float, pseudo_share) -> np.ndarray:
-    """Initial s: `mass` spread uniformly (official), or a share on pseudo-positives.
-
-    pseudo_share None: s_c = mass / N for every candidate (dconrec.md §4.8). Else the
-    pseudo-positives get pseudo_share * mass and the training candidates the rest,
-    each spread uniformly within its group and capped at 1 (a deviation; the outer
-    loop starts from a chosen pseudo/original mix instead of the pool's ratio).
-    """
-    num = len(is_pseudo)
-    if pseudo_share is None or not is_pseudo.any() or is_pseudo.all():
-        return np.full(num, mass / max(num, 1), np.float32)
-    num_pseudo = int(is_pseudo.sum())
-    probs = np.where(
-        is_pseudo,
-        min(1.0, pseudo_share * mass / num_pseudo),
-        min(1.0, (1.0 - pseudo_share) * mass / (num - num_pseudo)),
-    )
-    return probs.astype(np.float32)
 
 
 def _mean_logged(path, key: str) -> float:
@@ -170,9 +203,7 @@ def run(config, data, ctx) -> dict[str, Any]:
     num_train = int(train.nnz)
 
     # 1. Proxy (and full-data reference of the same model).
-    proxy_model, proxy = _fit(
-        cfg.proxy_model, train_users, train_items, data, cfg, seed, ctx, "proxy"
-    )
+    proxy_model, proxy = _fit_full(cfg.proxy_model, data, cfg, seed, ctx, "proxy")
     full_results = {cfg.proxy_model: proxy}
     timings["proxy"] = time.perf_counter() - t0
 
@@ -210,7 +241,13 @@ def run(config, data, ctx) -> dict[str, Any]:
         init_mass = cfg.budget * num_train
     else:
         raise ValueError(f"budget_mode {cfg.budget_mode!r}; valid: strict, official")
-    init_prob = _initial_probs(cand.is_pseudo, init_mass, cfg.pseudo_share)
+    init_prob = pool.initial_probs(
+        cand.users,
+        cand.is_pseudo,
+        init_mass,
+        pseudo_share=cfg.pseudo_share,
+        original_init=cfg.original_init,
+    )
     logging.info(
         "pool %d (train %d, pseudo %d), tail %d, pool budget %.0f, init s %.4f",
         num_cand,
@@ -350,8 +387,8 @@ def run(config, data, ctx) -> dict[str, Any]:
             f"{name}/random",
         )
         if name not in full_results:
-            _, full_results[name] = _fit(
-                name, train_users, train_items, data, cfg, seed, ctx, f"{name}/full"
+            _, full_results[name] = _fit_full(
+                name, data, cfg, seed, ctx, f"{name}/full"
             )
         full = full_results[name]
         per_model[name] = {
@@ -410,6 +447,9 @@ def run(config, data, ctx) -> dict[str, Any]:
         "eval_model": first,
         "tail_threshold": cfg.tail_threshold,
         "pseudo_share": cfg.pseudo_share,
+        "original_init": cfg.original_init,
+        "pseudo_ratio": cfg.pseudo_ratio,
+        "pseudo_min_per_user": cfg.pseudo_min_per_user,
         "inner_lr": cfg.inner_lr,
         # Spread of the K validation losses per outer step (0 = no outer signal).
         "mean_outer_loss_std": _mean_logged(ctx.writer.path, "condense/loss_std"),

@@ -248,10 +248,20 @@ def run(config: ml_collections.ConfigDict, data: Interactions, ctx) -> dict[str,
             rows = np.concatenate([rows, np.full(batch_size - rows.size, rows[0])])
         return jnp.asarray(rows_to_dense(data.train, rows)), jnp.asarray(weights)
 
+    reg_metric = cfg.reg_select_metric
+
     def validate(support) -> tuple[float, dict[str, float]]:
+        """(training λ by `reg_metric`, metrics at the λ best by `select_metric`)."""
         per_reg = _sweep(sweep_fn, support, val_batches, jnp.asarray(regs))
+        for name in (select_metric, reg_metric):
+            if name not in per_reg:
+                raise ValueError(
+                    f"validation metric {name!r} (model.select_metric / "
+                    f"distill.reg_select_metric); valid: {sorted(per_reg)}"
+                )
         best = int(np.argmax(per_reg[select_metric]))
-        return regs[best], {name: float(v[best]) for name, v in per_reg.items()}
+        train_reg = regs[int(np.argmax(per_reg[reg_metric]))]
+        return train_reg, {name: float(v[best]) for name, v in per_reg.items()}
 
     state = distill_lib.init_state(init_logits, optimizer)
     num_synth, num_items = init_logits.shape

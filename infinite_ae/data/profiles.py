@@ -17,9 +17,25 @@ Both marginals are modelled as log-normal (median fixed, σ solved so that the m
 the clipped distribution is the target mean), discretised deterministically at the
 quantiles ``(j + 0.5) / n`` and randomly permuted, so the sample statistics hit the
 targets almost exactly at any size. The user total is then corrected by ±1 on random
-users to the exact interaction count. Realised item counts differ from the weights:
-a user holds an item at most once, so the heaviest users saturate the popular items
-and flatten the head somewhat (`profiles_test` states the measured bands).
+users to the exact interaction count.
+
+Item calibration (`make_shaped`, default on). A user holds an item at most once, so
+drawing with weights equal to the target counts saturates the popular items (heavy
+users cannot take the top movie twice) and the in-cluster draws renormalise
+popularity per cluster: the realised popularity came out flatter than the targets
+(full Netflix size: median 1,622 vs 561, max 95,835 vs 232,944). `make_shaped` now
+deals the items to clusters by popularity stratum (`balanced_clusters`), solves the
+weights whose modelled realised counts equal the targets (`calibrate_item_weights`:
+a without-replacement inclusion model, solved in seconds, deterministic), and
+generates with ``exact_sampling`` (the law the model describes). Measured at full
+size (480,189 x 17,770, seed 0), realised vs target item counts: mean 5,654.4 vs
+5,654.5, median 561.5 vs 561, p90 10,184 vs 10,183, p99 107,979 vs 108,010, max
+233,551 vs 232,944 (+0.3 %); min 1 vs 3: about 450 of the rarest items (targets
+below 8) cannot go lower than the ≈ 4-8 interactions the users holding almost every
+movie give them (13 users have 15,000+ of the 17,770). At 10,000 users (targets
+scaled by U / 480,189) `profiles_test` checks the median within 10 %, max within 5 %,
+p90 / p99 and the head sums within 3 % (measured: within 2.7 %, 1.7 %, 0.4 %).
+``calibrate=False`` gives the earlier generator.
 
 Users given fewer than 3 interactions (≈ 0.2 % in the Netflix shape) keep empty rows
 because the ∞-AE split drops them (as `make_synthetic` documents).
@@ -191,7 +207,10 @@ def netflix_shape(
 
     With ``num_users < 480,189`` the per-user degree distribution is the same (so the
     interaction count scales with U); the item weights keep Netflix's distribution
-    over ``num_items`` items.
+    over ``num_items`` items, so generated item counts are the targets scaled by
+    U / 480,189. Keep ``num_items`` near 17,770 when the realised popularity matters:
+    the top movie's target (41x the mean) must stay below U, which needs about
+    I >= 17,000 (`make_shaped` reports ``converged=False`` otherwise).
 
     Args:
         num_users: U (default: all 480,189 Netflix users).
@@ -228,6 +247,268 @@ def netflix_shape(
     )
     weights = rng.permutation(item_values)
     return DatasetShape("netflix", degrees, weights, source=NETFLIX_SOURCE)
+
+
+def balanced_clusters(
+    values: np.ndarray, num_clusters: int, rng: np.random.Generator
+) -> np.ndarray:
+    """[n] cluster ids with equal sizes (±1) and nearly equal sums of `values`.
+
+    Items are ranked by value (ties in random order) and every run of `num_clusters`
+    consecutive ranks is dealt to the clusters in a random order, so every cluster
+    gets one item per popularity stratum.
+
+    >>> values = np.arange(10.0)
+    >>> c = balanced_clusters(values, 5, np.random.default_rng(0))
+    >>> np.bincount(c).tolist(), bool(np.bincount(c, weights=values).max() < 13)
+    ([2, 2, 2, 2, 2], True)
+    """
+    values = np.asarray(values, np.float64)
+    num_clusters = int(max(1, min(num_clusters, values.size)))
+    order = np.lexsort((rng.random(values.size), -values))
+    deal = np.argsort(rng.random((-(-values.size // num_clusters), num_clusters)), 1)
+    clusters = np.empty(values.size, np.int64)
+    clusters[order] = deal.reshape(-1)[: values.size]
+    return clusters
+
+
+def _cluster_slices(sorted_ids: np.ndarray, num_clusters: int) -> list[slice]:
+    ends = np.searchsorted(sorted_ids, np.arange(num_clusters), "right")
+    starts = np.concatenate([[0], ends[:-1]])
+    return [slice(int(a), int(b)) for a, b in zip(starts, ends, strict=True)]
+
+
+def _inclusion_model(
+    weights: np.ndarray,
+    item_cluster: np.ndarray,
+    groups: tuple[np.ndarray, np.ndarray, np.ndarray],
+    num_clusters: int,
+    affinity: float,
+    grid_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Modelled count E_i and its elasticity d log E_i / d log w_i (τ, W fixed).
+
+    See `calibrate_item_weights`. ``groups`` are (cluster, degree, number of users),
+    sorted by cluster; ``weights`` sum to 1.
+    """
+    num_items = weights.size
+    positive = weights > 0
+    cluster_mass = np.bincount(item_cluster, weights=weights, minlength=num_clusters)
+    beta_out = 1.0 - affinity
+    beta_in = beta_out + np.divide(
+        affinity,
+        cluster_mass,
+        out=np.zeros(num_clusters),
+        where=cluster_mass > 0,
+    )
+    q_in = beta_in[item_cluster] * weights
+    q_out = beta_out * weights
+    q_all = np.concatenate([q_in[positive], q_out[positive]])
+    q_min, q_max = q_all[q_all > 0].min(), q_all.max()
+    # D_c(τ) = Σ_i 1 - exp(-τ q_ci) on a log grid of τ (D(τ) <= τ, so τ >= d >= 1).
+    log_tau = np.linspace(np.log(0.5), np.log(50.0 / q_min), grid_size)
+    tau = np.exp(log_tau)
+    by_cluster = np.argsort(item_cluster, kind="stable")
+    item_slices = _cluster_slices(item_cluster[by_cluster], num_clusters)
+    starts = np.array([s.start for s in item_slices])
+    nonempty = np.array([s.stop > s.start for s in item_slices])
+    drawn = np.zeros((grid_size, num_clusters))
+    for begin in range(0, grid_size, 32):
+        t = tau[begin : begin + 32, None]
+        inside = -np.expm1(-t * q_in[by_cluster])
+        outside = -np.expm1(-t * q_out[by_cluster])
+        per_cluster = np.zeros((t.shape[0], num_clusters))
+        per_cluster[:, nonempty] = np.add.reduceat(
+            inside - outside, starts[nonempty], axis=1
+        )
+        drawn[begin : begin + 32] = per_cluster + outside.sum(1, keepdims=True)
+    # τ of every (cluster, degree) group; H_c(x) = Σ_users-in-c 1 - exp(-τ_u x).
+    group_cluster, group_degree, group_count = groups
+    log_x = np.linspace(np.log(0.5 * q_min), np.log(2.0 * q_max), grid_size)
+    x = np.exp(log_x)
+    held = np.zeros((num_clusters, grid_size))
+    for c, rows in enumerate(_cluster_slices(group_cluster, num_clusters)):
+        if rows.stop == rows.start:
+            continue
+        group_tau = np.exp(np.interp(group_degree[rows], drawn[:, c], log_tau))
+        held[c] = group_count[rows] @ -np.expm1(-group_tau[:, None] * x[None, :])
+    log_held = np.log(np.maximum(held, 1e-300))
+    slope = np.gradient(log_held, log_x, axis=1)
+    log_all = np.log(np.maximum(held.sum(0), 1e-300))
+    slope_all = np.gradient(log_all, log_x)
+
+    def at(log_values, slopes, q):
+        lq = np.log(q)
+        value = np.exp(np.interp(lq, log_x, log_values))
+        return value, value * np.interp(lq, log_x, slopes)
+
+    counts = np.zeros(num_items)
+    derivative = np.zeros(num_items)
+    for c, items in enumerate(item_slices):
+        items = by_cluster[items]
+        items = items[positive[items]]
+        if items.size == 0:
+            continue
+        value, deriv = at(log_held[c], slope[c], q_in[items])
+        counts[items] += value
+        derivative[items] += deriv
+        if beta_out > 0:
+            value, deriv = at(log_all, slope_all, q_out[items])
+            counts[items] += value
+            derivative[items] += deriv
+            value, deriv = at(log_held[c], slope[c], q_out[items])
+            counts[items] -= value
+            derivative[items] -= deriv
+    elasticity = np.divide(derivative, counts, out=np.ones(num_items), where=counts > 0)
+    return counts, elasticity
+
+
+def calibrate_item_weights(
+    targets: np.ndarray,
+    user_degrees: np.ndarray,
+    item_cluster: np.ndarray,
+    user_cluster: np.ndarray,
+    *,
+    num_clusters: int,
+    cluster_affinity: float,
+    tolerance: float = 0.005,
+    max_iterations: int = 60,
+    grid_size: int = 512,
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Item weights whose REALISED counts match `targets` under `make_synthetic`.
+
+    A user holds an item at most once, so drawing with weights ∝ targets saturates
+    the popular items (a heavy user cannot take the top movie twice) and the
+    realised popularity is flatter than the weights. With ``exact_sampling`` a user
+    u of cluster c and degree d draws d distinct items one at a time from the
+    mixture ``p_ci = a w_i [c_i = c] / W_c + (1 - a) w_i / W`` (successive
+    sampling). Its inclusion probabilities are modelled by Rosén's approximation
+    ``π_ui = 1 - exp(-τ_u p_ci)`` with τ_u solving ``Σ_i π_ui = d`` (successive
+    sampling keeps the d items of smallest ``e_i / p_ci``, e_i exponential; the
+    approximation replaces the d-th smallest by τ_u), so the expected count of item
+    i is ``E_i(w) = Σ_u π_ui``. Users sharing (cluster, degree) share
+    τ, and both Σ_i and Σ_u are evaluated on log grids of τ and of ``τ p``, so one
+    evaluation costs O(grid_size · (I + #(cluster, degree) pairs)), independent of
+    U. The weights solve ``E(w) = targets`` (targets rescaled to sum to Σ degrees)
+    by the damped Newton fixed point ``log w_i += (log t_i - log E_i) / ε_i`` with
+    ε_i the modelled elasticity d log E_i / d log w_i (clipped to [0.5, 1] for
+    items to raise, [0.02, 1] for items to lower), the step halved whenever the
+    error grows; deterministic. Items above target whose weight reached 1e-6 of its
+    start (or whose weight-insensitive part of E is already above target) are out of
+    reach, typically the rarest items that users holding almost every item always
+    take; they are left out of the error and counted in the report. The solve stops
+    at `tolerance`, after `max_iterations`, or when the error stalls (targets out of
+    reach, e.g. a head item above U); the best iterate is returned.
+
+    Args:
+        targets: [I] non-negative target counts (only their shape matters: they are
+            rescaled to sum to the total degree).
+        user_degrees: [U] degrees (clipped to [0, I]).
+        item_cluster: [I] latent cluster of every item.
+        user_cluster: [U] latent cluster of every user.
+        num_clusters: number of clusters.
+        cluster_affinity: probability a draw is inside the user's cluster.
+        tolerance: stop when the modelled counts are all within this relative error.
+        max_iterations: at most this many model evaluations.
+        grid_size: points of the τ and τ·p grids.
+
+    Returns:
+        (weights [I] summing to Σ degrees, info: iterations, ``max_rel_error`` of
+        the modelled counts over the reachable items, ``converged`` (it is <=
+        `tolerance`), ``unreachable_items`` and their largest relative excess, and
+        the `degree_stats` of the modelled counts).
+
+    >>> rng = np.random.default_rng(0)
+    >>> t = np.array([120.0, 80, 64, 48, 32, 24, 16, 16])
+    >>> w, info = calibrate_item_weights(
+    ...     t, np.full(200, 2), np.arange(8) % 2, rng.integers(2, size=200),
+    ...     num_clusters=2, cluster_affinity=0.5)
+    >>> info["converged"], bool(w[0] / w[-1] > t[0] / t[-1])  # the head is boosted
+    (True, True)
+    """
+    targets = np.asarray(targets, np.float64)
+    num_items = targets.size
+    degrees = np.clip(np.asarray(user_degrees, np.int64), 0, num_items)
+    item_cluster = np.asarray(item_cluster, np.int64)
+    user_cluster = np.asarray(user_cluster, np.int64)
+    if targets.ndim != 1 or np.any(targets < 0) or targets.sum() <= 0:
+        raise ValueError("targets: expected [I] non-negative counts, positive sum")
+    if item_cluster.shape != targets.shape or user_cluster.shape != degrees.shape:
+        raise ValueError(
+            f"cluster shapes {item_cluster.shape}, {user_cluster.shape} do not match "
+            f"[I]={targets.shape}, [U]={degrees.shape}"
+        )
+    for clusters in (item_cluster, user_cluster):
+        if clusters.size and (clusters.min() < 0 or clusters.max() >= num_clusters):
+            raise ValueError(f"cluster ids must lie in [0, {num_clusters})")
+    active = degrees > 0
+    total = float(degrees.sum())
+    if total == 0:
+        return targets.copy(), {"iterations": 0, "max_rel_error": 0.0}
+    keys = np.unique(
+        user_cluster[active] * (num_items + 1) + degrees[active], return_counts=True
+    )
+    groups = (
+        keys[0] // (num_items + 1),
+        (keys[0] % (num_items + 1)).astype(np.float64),
+        keys[1].astype(np.float64),
+    )
+    target = targets * (total / targets.sum())
+    positive = target > 0
+    weights = target / total
+    # The rarest items cannot go below what the users holding almost every item
+    # give them; their weights stop at `floor` and they leave the error.
+    floor = 1e-6 * weights
+    best = (np.inf, weights, target, np.zeros(num_items, bool))
+    damping, history = 1.0, []
+    iterations = 0
+    for iteration in range(1, max_iterations + 1):
+        iterations = iteration
+        counts, elasticity = _inclusion_model(
+            weights, item_cluster, groups, num_clusters, cluster_affinity, grid_size
+        )
+        # Unreachable: above target with the weight at the floor, or with the part
+        # of the count that does not move with the weight (≈ E (1 - ε), the
+        # saturated heavy users) already at the target.
+        at_floor = weights <= floor * (1 + 1e-9)
+        forced = counts * (1.0 - elasticity) >= target
+        unreachable = (at_floor | forced) & (counts > target) & positive
+        ratio = np.log(target[positive]) - np.log(counts[positive])
+        relative = np.abs(np.expm1(-ratio))[~unreachable[positive]]
+        error = float(relative.max(initial=0.0))
+        if error < best[0]:
+            best = (error, weights, counts, unreachable)
+        if error <= tolerance:
+            break
+        if history and error > history[-1]:
+            damping *= 0.5
+        history.append(error)
+        if len(history) > 8 and error > 0.99 * history[-9]:
+            break  # stalled (targets out of reach, e.g. a head above U)
+        # Elasticities of items to raise (saturated heads) are clipped at 1/2: the
+        # Jacobian ignores the coupling through τ and W, and larger steps
+        # oscillate. Items to lower (tails held by heavy users) may take the
+        # large steps their small elasticity asks for.
+        low = np.where(ratio < 0, 0.02, 0.5)
+        step = damping * ratio / np.clip(elasticity[positive], low, 1.0)
+        weights = weights.copy()
+        weights[positive] *= np.exp(np.clip(step, -3.0, 3.0))
+        weights /= weights.sum()
+        weights = np.maximum(weights, floor)
+    error, weights, counts, unreachable = best
+    info = {
+        "method": "successive-sampling model (Rosén), damped Newton fixed point",
+        "iterations": iterations,
+        "max_rel_error": error,
+        "converged": bool(error <= tolerance),
+        "tolerance": tolerance,
+        "unreachable_items": int(unreachable.sum()),
+        "unreachable_max_rel_error": float(
+            np.max(counts[unreachable] / target[unreachable] - 1.0, initial=0.0)
+        ),
+        "modelled_counts": degree_stats(counts),
+    }
+    return weights * total, info
 
 
 def _user_item_counts(data: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -291,8 +572,20 @@ def make_shaped(
     cluster_affinity: float = 0.8,
     chunk_size: int = 20_000,
     name: str | None = None,
+    calibrate: bool = True,
 ) -> Interactions:
     """Generates an ∞-AE-split dataset with the given shape (`make_synthetic`).
+
+    With ``calibrate`` (the default) the realised item counts follow
+    ``shape.item_weights`` (rescaled to the interaction count) rather than only
+    their ranking: items are dealt to the latent clusters by popularity stratum
+    (`balanced_clusters`, so every cluster has the same target mass), users get
+    uniform random clusters, the weights are solved by `calibrate_item_weights` for
+    exactly these clusters and degrees, and `make_synthetic` runs with
+    ``exact_sampling`` (the law the calibration models). The solve takes seconds
+    (≈ 40 model evaluations at Netflix size) and is deterministic given `seed`.
+    ``calibrate=False`` reproduces the earlier generator: weights used as given,
+    random clusters drawn inside `make_synthetic`, the same output as before.
 
     Memory: the output CSR matrices (≈ 4 bytes per interaction for the int32 item
     indices plus 4 for the float32 ones, ≈ 0.8 GB at Netflix size) plus one chunk of
@@ -306,27 +599,57 @@ def make_shaped(
         cluster_affinity: probability an interaction is drawn inside the cluster.
         chunk_size: users generated at a time.
         name: dataset name (default: the shape's name).
+        calibrate: calibrate the item weights (above).
 
     Returns:
-        `Interactions` [U, I] with ``info["shape"]`` holding `DatasetShape.summary`.
+        `Interactions` [U, I] with ``info["shape"]`` holding `DatasetShape.summary`
+        and, when calibrated, ``info["item_calibration"]`` the solver's report.
 
     >>> d = make_shaped(netflix_shape(num_users=300, num_items=500), seed=1)
     >>> d.shape
     (300, 500)
     """
+    extra: dict[str, Any] = {}
+    calibration = None
+    if calibrate:
+        num_clusters = int(max(1, min(num_clusters, shape.num_items)))
+        rng = np.random.default_rng([seed, 1])
+        item_cluster = balanced_clusters(shape.item_weights, num_clusters, rng)
+        user_cluster = rng.integers(num_clusters, size=shape.num_users)
+        weights, calibration = calibrate_item_weights(
+            shape.item_weights,
+            shape.user_degrees,
+            item_cluster,
+            user_cluster,
+            num_clusters=num_clusters,
+            cluster_affinity=cluster_affinity,
+        )
+        # 6 redraw rounds, then the exact weighted fill: with the calibrated (more
+        # concentrated) weights later rounds mostly redraw held items (measured
+        # at 20k users: 12 rounds 23 s, 6 rounds 14 s).
+        extra = {
+            "item_cluster": item_cluster,
+            "user_cluster": user_cluster,
+            "exact_sampling": True,
+            "max_rounds": 6,
+        }
+    else:
+        weights = shape.item_weights
     data = make_synthetic(
         shape.num_users,
         shape.num_items,
         num_clusters=num_clusters,
         cluster_affinity=cluster_affinity,
         degree_profile=shape.user_degrees,
-        item_weights=shape.item_weights,
+        item_weights=weights,
         seed=seed,
         chunk_size=chunk_size,
         name=name or shape.name,
+        **extra,
     )
     summary = shape.summary()
     summary.pop("source")
     data.info["shape"] = summary
     data.info["shape_source"] = shape.source
+    data.info["item_calibration"] = calibration
     return data

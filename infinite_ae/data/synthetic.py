@@ -3,7 +3,7 @@
 Generative model (all NumPy, vectorised, users generated in chunks):
   1. Items get a popularity weight (Zipf: ``rank ** -item_popularity_exponent`` over a
      random ranking, or caller-given weights) and one of `num_clusters` latent
-     clusters (balanced, random).
+     clusters (balanced, random; or caller-given).
   2. Users get a latent cluster and a target degree from a power law (continuous
      Pareto tail with density ~ x ** -user_degree_exponent, shifted to start at
      `min_degree`, scaled so the mean is `mean_degree`, clipped to `max_degree`), or
@@ -13,6 +13,10 @@ Generative model (all NumPy, vectorised, users generated in chunks):
      proportional to popularity; duplicates are redrawn until the user reaches the
      target degree (later rounds draw globally, then uniformly, so heavy users
      whose cluster is too small still fill up; a last exact pass fills any rest).
+     With ``exact_sampling`` every round draws from the mixture and the users still
+     short are completed by an exact weighted draw without replacement, so each
+     user's items are exactly a one-at-a-time draw from its mixture (the law
+     `profiles.calibrate_item_weights` models).
   4. Each chunk is split with the ∞-AE protocol (`splits.infinite_ae_split`).
 
 The user-item matrix is therefore close to a rank-`num_clusters` block structure
@@ -105,6 +109,20 @@ class _ItemSampler:
         self.low = padded[starts]
         self.high = padded[ends]
         self.num_items = weights.size
+        self.weights = weights
+        self.clusters = clusters
+
+    def probabilities(self, clusters: np.ndarray, affinity: float) -> np.ndarray:
+        """[n, I] per-draw item probabilities of users in `clusters` (the mixture)."""
+        cluster_mass = (self.high - self.low)[clusters]
+        inside = self.clusters[None, :] == clusters[:, None]
+        local = np.divide(
+            self.weights[None, :],
+            cluster_mass[:, None],
+            out=np.zeros((clusters.size, self.num_items)),
+            where=inside & (cluster_mass[:, None] > 0),
+        )
+        return affinity * local + (1.0 - affinity) * self.weights / self.total
 
     def draw(
         self,
@@ -140,8 +158,14 @@ def _sample_chunk(
     *,
     cluster_affinity: float,
     max_rounds: int,
+    exact: bool = False,
 ) -> np.ndarray:
-    """Returns sorted keys local_user * I + item, up to target[u] distinct per user."""
+    """Returns sorted keys local_user * I + item, up to target[u] distinct per user.
+
+    With ``exact``, every round draws from the user's mixture and the users still
+    short after `max_rounds` are completed by `_weighted_fill`, so each user's items
+    are exactly a draw-without-replacement from its mixture.
+    """
     num_items = sampler.num_items
     num_local = target.size
     local_users = np.arange(num_local, dtype=np.int64)
@@ -154,7 +178,7 @@ def _sample_chunk(
         oversample = 1.2 + 0.5 * round_index
         draws = np.ceil(deficit * oversample).astype(np.int64)
         users = np.repeat(local_users, draws)
-        if round_index < max_rounds // 2:
+        if exact or round_index < max_rounds // 2:
             in_cluster = rng.random(users.size) < cluster_affinity
             items = sampler.draw(rng, user_cluster[users], in_cluster)
         elif round_index < max_rounds - 2:
@@ -172,7 +196,12 @@ def _sample_chunk(
         have += np.bincount(keys // num_items, minlength=num_local)
         kept = np.sort(np.concatenate([kept, keys]))
     short = np.flatnonzero(have < target)
-    if short.size:
+    if short.size and exact:
+        extra = _weighted_fill(
+            rng, sampler, user_cluster, kept, short, target - have, cluster_affinity
+        )
+        kept = np.sort(np.concatenate([kept, extra]))
+    elif short.size:
         # Rare (degrees close to I): fill exactly from the items not yet drawn.
         extra = []
         for user in short.tolist():
@@ -182,6 +211,75 @@ def _sample_chunk(
             extra.append(user * num_items + picked)
         kept = np.sort(np.concatenate([kept, *extra]))
     return kept
+
+
+def _weighted_fill(
+    rng: np.random.Generator,
+    sampler: _ItemSampler,
+    user_cluster: np.ndarray,
+    kept: np.ndarray,
+    short: np.ndarray,
+    deficit: np.ndarray,
+    cluster_affinity: float,
+    max_elements: int = 1 << 22,
+) -> np.ndarray:
+    """Keys that complete the `short` users by a weighted draw without replacement.
+
+    Each user takes its missing items among the ones it does not hold: the items
+    with the smallest ``e / p`` (``e`` standard exponential; Efraimidis-Spirakis),
+    which is the law of continuing the one-at-a-time draw from its mixture ``p``.
+    Items of weight 0 come last (in random order). Users are processed in dense
+    [rows, I] blocks of at most `max_elements`, sorted by deficit so each block
+    partitions only up to its largest deficit.
+    """
+    num_items = sampler.num_items
+    rows_per_block = max(1, max_elements // num_items)
+    short = short[np.argsort(deficit[short], kind="stable")]
+    extra = []
+    for begin in range(0, short.size, rows_per_block):
+        users = short[begin : begin + rows_per_block]
+        need = deficit[users]
+        probs = sampler.probabilities(user_cluster[users], cluster_affinity)
+        exponential = rng.standard_exponential(probs.shape)
+        score = np.where(
+            probs > 0,
+            exponential / np.maximum(probs, 1e-300),
+            1e300 * (1.0 + exponential),
+        )
+        lo = np.searchsorted(kept, users * num_items)
+        hi = np.searchsorted(kept, (users + 1) * num_items)
+        lengths = hi - lo
+        rows = np.repeat(np.arange(users.size), lengths)
+        offsets = np.repeat(lo - np.cumsum(lengths) + lengths, lengths)
+        held = kept[np.arange(lengths.sum()) + offsets] % num_items
+        score[rows, held] = np.inf
+        k = int(need.max())
+        top = (
+            np.argpartition(score, k - 1, axis=1)[:, :k]
+            if k < num_items
+            else np.broadcast_to(np.arange(num_items), score.shape)
+        )
+        rank = np.argsort(np.take_along_axis(score, top, 1), axis=1, kind="stable")
+        order = np.take_along_axis(top, rank, 1)
+        for row, user in enumerate(users.tolist()):
+            extra.append(user * num_items + order[row, : need[row]])
+    return np.concatenate(extra) if extra else np.zeros(0, np.int64)
+
+
+def _check_clusters(
+    clusters: np.ndarray, size: int, num_clusters: int, kind: str
+) -> np.ndarray:
+    clusters = np.asarray(clusters)
+    if (
+        clusters.shape != (size,)
+        or not np.issubdtype(clusters.dtype, np.integer)
+        or (size and (clusters.min() < 0 or clusters.max() >= num_clusters))
+    ):
+        raise ValueError(
+            f"{kind}_cluster: expected [{size}] integers in [0, {num_clusters}), got "
+            f"shape {clusters.shape}, dtype {clusters.dtype}"
+        )
+    return clusters.astype(np.int64)
 
 
 def make_synthetic(
@@ -197,9 +295,12 @@ def make_synthetic(
     max_degree: int | None = None,
     degree_profile: DegreeProfile | None = None,
     item_weights: np.ndarray | None = None,
+    item_cluster: np.ndarray | None = None,
+    user_cluster: np.ndarray | None = None,
     seed: int = 0,
     chunk_size: int = 50_000,
     max_rounds: int = 12,
+    exact_sampling: bool = False,
     name: str = "synthetic",
     return_latent: bool = False,
 ) -> Interactions | tuple[Interactions, dict[str, np.ndarray]]:
@@ -221,10 +322,21 @@ def make_synthetic(
             resample of a real dataset's degree distribution). Users given fewer
             than 3 interactions are dropped by the split (their rows stay empty).
         item_weights: [I] non-negative popularity weights instead of Zipf.
+        item_cluster: [I] latent cluster of every item in [0, num_clusters)
+            instead of a random balanced assignment (e.g. balanced in popularity,
+            as `profiles.make_shaped` does).
+        user_cluster: [U] latent cluster of every user in [0, num_clusters)
+            instead of a uniform random one. Given clusters skip their random
+            draws, so the rest of the random stream shifts.
         seed: seed of the one ``np.random.Generator`` used throughout.
         chunk_size: users generated (and split) at a time; bounds peak memory.
             Results depend on it (through the random stream), and it is recorded.
         max_rounds: redraw rounds for duplicates.
+        exact_sampling: draw every round from the user's mixture and complete the
+            users still short by an exact weighted draw among the items they do not
+            hold (instead of global, then uniform redraws). Each user's items are
+            then exactly a draw without replacement from its mixture, which
+            `profiles.calibrate_item_weights` models. Costs O(I) per completed user.
         name: dataset name.
         return_latent: also return the latent clusters and weights.
 
@@ -245,11 +357,18 @@ def make_synthetic(
         raise ValueError(f"chunk_size must be positive, got {chunk_size}")
     rng = np.random.default_rng(seed)
     num_clusters = int(max(1, min(num_clusters, num_items)))
+    clusters_given = {
+        "item": "random" if item_cluster is None else "custom",
+        "user": "random" if user_cluster is None else "custom",
+    }
     max_degree = num_items // 2 if max_degree is None else int(max_degree)
     max_degree = max(1, min(max_degree, num_items))
     min_degree = min(int(min_degree), max_degree)
 
-    item_cluster = rng.permutation(np.arange(num_items) % num_clusters)
+    if item_cluster is None:
+        item_cluster = rng.permutation(np.arange(num_items) % num_clusters)
+    else:
+        item_cluster = _check_clusters(item_cluster, num_items, num_clusters, "item")
     if item_weights is None:
         ranks = rng.permutation(num_items) + 1.0
         weights = ranks**-item_popularity_exponent
@@ -260,7 +379,10 @@ def make_synthetic(
                 f"item_weights: expected [{num_items}] non-negative weights with a "
                 f"positive sum, got shape {weights.shape}"
             )
-    user_cluster = rng.integers(num_clusters, size=num_users)
+    if user_cluster is None:
+        user_cluster = rng.integers(num_clusters, size=num_users)
+    else:
+        user_cluster = _check_clusters(user_cluster, num_users, num_clusters, "user")
     if degree_profile is None:
         target = power_law_degrees(
             rng,
@@ -297,6 +419,7 @@ def make_synthetic(
             target[start:stop],
             cluster_affinity=cluster_affinity,
             max_rounds=max_rounds,
+            exact=exact_sampling,
         )
         local_users = keys // num_items
         items = (keys % num_items).astype(np.int32)
@@ -339,8 +462,11 @@ def make_synthetic(
         "max_degree": max_degree,
         "degree_profile": None if degree_profile is None else "custom",
         "item_weights": None if item_weights is None else "custom",
+        "item_cluster": clusters_given["item"],
+        "user_cluster": clusters_given["user"],
         "chunk_size": chunk_size,
         "max_rounds": max_rounds,
+        "exact_sampling": exact_sampling,
         "seed": seed,
         "split": "infinite_ae",
         "split_hash": digest.hexdigest(),

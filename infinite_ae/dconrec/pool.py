@@ -159,3 +159,94 @@ def build_pool(
         tail_items=items[in_tail],
         num_train=int(train.nnz),
     )
+
+
+def per_user_cap(counts: np.ndarray, mass: float) -> float:
+    """The real c with Σ_u min(n_u, c) = mass (water-filling over users).
+
+    Args:
+      counts: [U] candidates per user (n_u >= 0).
+      mass: total to spread, 0 <= mass <= Σ n_u.
+
+    Returns:
+      c >= 0; every user keeps min(n_u, c) in expectation.
+
+    >>> per_user_cap(np.array([1, 3, 10]), 7.0)
+    3.0
+    """
+    counts = np.sort(np.asarray(counts, np.float64))
+    total = counts.sum()
+    if not 0.0 <= mass <= total * (1 + 1e-12):
+        raise ValueError(f"mass {mass} outside [0, {total}]")
+    # Users below position j keep everything; the rest keep c each.
+    below = np.concatenate([[0.0], np.cumsum(counts)[:-1]])
+    above = counts.size - np.arange(counts.size)
+    # c candidate for each j: (mass - below_j) / above_j; valid where it lies in
+    # [counts[j-1], counts[j]].
+    c = (mass - below) / above
+    lower = np.concatenate([[0.0], counts[:-1]])
+    ok = (c >= lower - 1e-9) & (c <= counts + 1e-9)
+    return float(c[np.flatnonzero(ok)[0]]) if ok.any() else float(counts[-1])
+
+
+def initial_probs(
+    users: np.ndarray,
+    is_pseudo: np.ndarray,
+    mass: float,
+    *,
+    pseudo_share: float | None = None,
+    original_init: str = "uniform",
+) -> np.ndarray:
+    """Initial keep-probabilities s of the candidates, Σ s = mass (dconrec.md §4.8).
+
+    pseudo_share None and original_init "uniform": s_c = mass / N for every
+    candidate (the official code). Otherwise (deviations, both config flags):
+
+    * pseudo_share = q: the pseudo-positives get q · mass spread uniformly, capped at
+      s = 1; the training candidates get the rest (so q = 1 keeps every
+      pseudo-positive with probability 1 when they fit in the mass). None gives the
+      pseudo group its uniform share, N_p / N · mass.
+    * original_init = "per_user": the training candidates' mass is water-filled over
+      users, s = min(1, c / n_u) with c from `per_user_cap`, so every user keeps
+      min(n_u, c) of his n_u training candidates in expectation: light users keep
+      everything, heavy users are thinned most. "uniform" spreads it evenly.
+
+    Args:
+      users: [N] user of each candidate.
+      is_pseudo: [N] True for pseudo-positives.
+      mass: Σ s, 0 <= mass <= N.
+      pseudo_share: share of `mass` on the pseudo-positives (None: uniform).
+      original_init: "uniform" | "per_user".
+
+    Returns:
+      [N] float32 in [0, 1].
+    """
+    if original_init not in ("uniform", "per_user"):
+        raise ValueError(f"original_init {original_init!r}; valid: uniform, per_user")
+    if pseudo_share is not None and not 0.0 <= pseudo_share <= 1.0:
+        raise ValueError(f"pseudo_share must lie in [0, 1], got {pseudo_share}")
+    is_pseudo = np.asarray(is_pseudo, bool)
+    num = is_pseudo.size
+    mass = float(min(max(mass, 0.0), num))
+    num_pseudo = int(is_pseudo.sum())
+    num_orig = num - num_pseudo
+    if pseudo_share is None:
+        pseudo_share = num_pseudo / max(num, 1)
+    probs = np.zeros(num, np.float64)
+    if num_pseudo:
+        probs[is_pseudo] = min(1.0, pseudo_share * mass / num_pseudo)
+    rest = min(mass - probs.sum(), float(num_orig))
+    if num_orig:
+        orig = ~is_pseudo
+        if original_init == "uniform":
+            probs[orig] = rest / num_orig
+        else:
+            counts = np.bincount(np.asarray(users)[orig])
+            cap = per_user_cap(counts, max(rest, 0.0))
+            per = np.minimum(1.0, cap / np.maximum(counts, 1))
+            probs[orig] = per[np.asarray(users)[orig]]
+    # Mass that did not fit on the originals (all at 1) goes back to the pseudo group.
+    spare = mass - probs.sum()
+    if spare > 1e-6 and num_pseudo:
+        probs[is_pseudo] = np.minimum(1.0, probs[is_pseudo] + spare / num_pseudo)
+    return probs.astype(np.float32)
