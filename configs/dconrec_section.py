@@ -85,7 +85,8 @@ def get_section() -> ml_collections.ConfigDict:
     dconrec.eval_settings.lightgcn = _model_settings(1e-3, 4096, 300)
     # Directory caching the full-data fits (proxy and references) under a hash of
     # data, settings and seed, shared by runs that differ only in condensation
-    # settings (None: no cache).
+    # settings (None: no cache). The hash does not cover the trainer code: clear the
+    # directory after changing it.
     dconrec.reference_cache = config_dict.placeholder(str)
     # Early-stopping patience in evaluations (RecBole stopping_step).
     dconrec.patience = 10

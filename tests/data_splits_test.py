@@ -189,8 +189,9 @@ def test_random_split_matches_recbole_ratio_rule():
 def test_build_dataset_random_split_keeps_every_row():
     rng = np.random.default_rng(1)
     raw = RawInteractions(rng.integers(0, 50, 2000), rng.integers(0, 400, 2000))
-    data = splits.build_dataset(raw, dedup="first", min_user_interactions=None,
-                                split="random", seed=5)
+    data = splits.build_dataset(
+        raw, dedup="first", min_user_interactions=None, split="random", seed=5
+    )
     total = sum(data.num_interactions.values())
     assert total == len(set(zip(raw.users.tolist(), raw.items.tolist(), strict=True)))
     assert data.info["split"] == "random" and data.info["seed"] == 5

@@ -104,7 +104,7 @@ def infinite_ae_split(
 
 
 def _recbole_counts(count: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per-user (train, val) sizes of RecBole's 80/10/10 ratio split; test is the rest."""
+    """Per-user (train, val) sizes of the RecBole 80/10/10 split; test is the rest."""
     val = (0.1 * count).astype(np.int64)
     test = val.copy()
     train = count - val - test
