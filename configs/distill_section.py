@@ -88,4 +88,7 @@ def get_section() -> ml_collections.ConfigDict:
     distill.baselines = ()
     # Users per validation batch (0: all users in one batch).
     distill.val_batch_size = 0
+    # Validate on this many users with validation items, a fixed random subset
+    # (0: all). Keeps each validation's cost independent of the number of users.
+    distill.val_users = 0
     return distill

@@ -10,6 +10,7 @@ from absl.testing import absltest
 from configs import distill_quick
 from experiments import pipeline
 from experiments.jobs import distill_cf
+from infinite_ae import data as data_lib
 
 
 def _config():
@@ -101,6 +102,23 @@ class SelectMetricTest(absltest.TestCase):
         config.distill.reg_select_metric = "hr@7"
         with self.assertRaisesRegex(ValueError, "'hr@7'.*reg_select_metric"):
             pipeline.run(config, pathlib.Path(tempfile.mkdtemp()) / "bad_metric")
+
+
+class ValidationRowsTest(absltest.TestCase):
+    def test_fixed_subset_of_users_with_validation_items(self):
+        data = data_lib.make_synthetic(300, 50, mean_degree=8.0, seed=1)
+        full = distill_cf._validation_rows(data, 0, seed=3)
+        self.assertIs(full[0], data.train)
+        train, val = distill_cf._validation_rows(data, 40, seed=3)
+        self.assertEqual(train.shape, (40, 50))
+        self.assertTrue(np.all(np.diff(val.indptr) > 0))
+        again = distill_cf._validation_rows(data, 40, seed=3)
+        np.testing.assert_array_equal(train.toarray(), again[0].toarray())
+        # Each kept row pairs a user's train row with the same user's val row.
+        users = [
+            np.flatnonzero((data.val.toarray() == row).all(1)) for row in val.toarray()
+        ]
+        self.assertTrue(all(len(u) >= 1 for u in users))
 
 
 if __name__ == "__main__":

@@ -119,6 +119,21 @@ class _UserBatches:
                 yield self._make(start)
 
 
+def _validation_rows(
+    data: Interactions, num_users: int, seed: int
+) -> list[sp.csr_matrix]:
+    """[train, val] rows of all users, or of a fixed random subset of `num_users`
+    users that have validation items (`distill.val_users`)."""
+    if num_users <= 0:
+        return [data.train, data.val]
+    candidates = np.flatnonzero(np.diff(data.val.indptr) > 0)
+    if num_users >= candidates.size:
+        return [data.train, data.val]
+    rng = np.random.default_rng([seed, 3])
+    rows = np.sort(rng.choice(candidates, size=num_users, replace=False))
+    return [data.train[rows], data.val[rows]]
+
+
 def _sweep(sweep_fn, support, batches: _UserBatches, regs) -> dict[str, np.ndarray]:
     """Per-λ mean metrics (×100) of the learner fitted on ``support``."""
     totals = None
@@ -216,7 +231,10 @@ def run(config: ml_collections.ConfigDict, data: Interactions, ctx) -> dict[str,
     init_rows = _initial_rows(cfg, data, init_rng)
     init_logits = float(cfg.init_scale) * init_rows
     full_batch = cfg.batch_size <= 0 or cfg.batch_size >= data.num_users
-    val_batches = _UserBatches([data.train, data.val], int(cfg.val_batch_size))
+    val_batches = _UserBatches(
+        _validation_rows(data, int(cfg.val_users), int(ctx.seed)),
+        int(cfg.val_batch_size),
+    )
     if full_batch:
         train_batch = _UserBatches([data.train], -1)
         (full_targets,), full_weights = next(iter(train_batch))
