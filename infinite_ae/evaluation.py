@@ -255,7 +255,34 @@ def _run(
     max_targets = int(num_targets.max()) if users.size else 0
     width = min(num_items, max(8, -(-max_targets // 8) * 8))
     batch = max(1, min(batch_size, users.size))
-    outputs = []
+    # Per batch, the host keeps the [B] metric vectors and only the VALID AUC scores
+    # (flattened); padded [B, width] score blocks never pile up for all users (at
+    # Netflix size they would take several GB). Batch b is fetched after batch b+1
+    # is queued, so the device keeps working while the host compacts.
+    kept: list[dict[str, np.ndarray]] = []
+    auc_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
+    num_auc_groups = 0
+
+    def collect(output, start: int) -> None:
+        nonlocal num_auc_groups
+        output = jax.device_get(output)
+        n = min(batch, users.size - start)
+        auc_keys = ("auc_pos_scores", "auc_neg_scores")
+        kept.append({k: v[:n] for k, v in output.items() if k not in auc_keys})
+        if negatives is None:
+            return
+        rows = users[start : start + n]
+        ev = num_targets[start : start + n] > 0
+        part = _auc_pool(
+            output["auc_pos_scores"][:n][ev],
+            np.arange(width)[None, :] < num_targets[start : start + n][ev][:, None],
+            output["auc_neg_scores"][:n][ev],
+            negatives[rows[ev]] >= 0,
+        )
+        auc_parts.append((part[0], part[1], part[2] + num_auc_groups))
+        num_auc_groups += int(ev.sum())
+
+    pending = None
     for start in range(0, users.size, batch):
         rows = users[start : start + batch]
         padded = np.pad(rows, (0, batch - rows.size), mode="edge")
@@ -274,18 +301,16 @@ def _run(
             None if negatives is None else _padded_indices(targets, padded, width),
             None if negatives is None else negatives[padded],
         )
-        outputs.append(
-            _jitted_batch_metrics(
-                scores, host_inputs[0], mask_rows, weights, *host_inputs[1:], ks=ks
-            )
+        output = _jitted_batch_metrics(
+            scores, host_inputs[0], mask_rows, weights, *host_inputs[1:], ks=ks
         )
-    # Device -> host once, after every batch has been queued.
-    outputs = jax.device_get(outputs)
-    sizes = [min(batch, users.size - start) for start in range(0, users.size, batch)]
+        if pending is not None:
+            collect(*pending)
+        pending = (output, start)
+    collect(*pending)
 
     def gather(name: str) -> np.ndarray:
-        parts = [o[name][:n] for o, n in zip(outputs, sizes, strict=True)]
-        return np.concatenate(parts)
+        return np.concatenate([o[name] for o in kept])
 
     nan_users = int(np.count_nonzero(gather("has_nan_scores")))
     if nan_users:
@@ -310,12 +335,12 @@ def _run(
             total = float(np.sum(values[evaluated]))
             result[key] = total / denominator if denominator else float("nan")
     if negatives is not None:
-        auc, user_auc = _aucs(
-            gather("auc_pos_scores")[evaluated],
-            np.arange(width)[None, :] < num_targets[evaluated][:, None],
-            gather("auc_neg_scores")[evaluated],
-            negatives[users[evaluated]] >= 0,
-            ties=auc_ties,
+        pooled_scores, pooled_labels, pooled_groups = (
+            np.concatenate([p[i] for p in auc_parts]) for i in range(3)
+        )
+        auc = metrics_lib.global_auc(pooled_scores, pooled_labels, ties=auc_ties)
+        user_auc = metrics_lib.grouped_auc(
+            pooled_scores, pooled_labels, pooled_groups, num_groups=num_auc_groups
         )
         result["auc"] = auc
         defined = ~np.isnan(user_auc)
@@ -332,31 +357,26 @@ def _run(
     return result
 
 
-def _aucs(
+def _auc_pool(
     pos_scores: np.ndarray,
     pos_valid: np.ndarray,
     neg_scores: np.ndarray,
     neg_valid: np.ndarray,
-    *,
-    ties: str,
-) -> tuple[float, np.ndarray]:
-    """Pooled AUC and [Q] per-user AUCs from [Q, P] / [Q, N] gathered scores.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Flattened (scores, labels, group) of the valid entries of [Q, P] / [Q, N].
 
     The pool lists each user's positives, then negatives, user by user: the order of
-    the original, which matters for `ties="original"` only.
+    the original, which matters for `ties="original"` only. Groups are 0..Q-1.
     """
     scores = np.concatenate([pos_scores, neg_scores], axis=1)
     labels = np.concatenate(
         [np.ones(pos_scores.shape, bool), np.zeros(neg_scores.shape, bool)], axis=1
     )
     valid = np.concatenate([pos_valid, neg_valid], axis=1)
-    groups = np.broadcast_to(np.arange(scores.shape[0])[:, None], scores.shape)
-    scores, labels, groups = scores[valid], labels[valid], groups[valid]
-    pooled = metrics_lib.global_auc(scores, labels, ties=ties)
-    per_user = metrics_lib.grouped_auc(
-        scores, labels, groups, num_groups=pos_scores.shape[0]
+    groups = np.broadcast_to(
+        np.arange(scores.shape[0], dtype=np.int64)[:, None], scores.shape
     )
-    return pooled, per_user
+    return scores[valid], labels[valid], groups[valid]
 
 
 def evaluate(
