@@ -241,10 +241,10 @@ def initial_probs(
         if original_init == "uniform":
             probs[orig] = rest / num_orig
         else:
-            counts = np.bincount(np.asarray(users)[orig])
+            orig_users = np.asarray(users)[orig]
+            counts = np.bincount(orig_users)
             cap = per_user_cap(counts, max(rest, 0.0))
-            per = np.minimum(1.0, cap / np.maximum(counts, 1))
-            probs[orig] = per[np.asarray(users)[orig]]
+            probs[orig] = np.minimum(1.0, cap / np.maximum(counts, 1))[orig_users]
     # Mass that did not fit on the originals (all at 1) goes back to the pseudo group.
     spare = mass - probs.sum()
     if spare > 1e-6 and num_pseudo:

@@ -199,6 +199,19 @@ def _triples(matrix: sp.csr_matrix):
     return coo.row[order], coo.col[order], coo.data[order]
 
 
+def _write_delimited(
+    path: str | os.PathLike, matrix: Any, item_ids: np.ndarray, header: str, sep: str
+) -> pathlib.Path:
+    """One ``user sep item sep value`` line per nonzero, after `header`."""
+    rows, cols, vals = _triples(sp.csr_matrix(matrix))
+    users = synthetic_user_ids(matrix.shape[0])
+    item_ids = np.asarray(item_ids)
+    lines = [header]
+    triples = zip(rows, cols, vals, strict=True)
+    lines += [f"{users[r]}{sep}{item_ids[c]}{sep}{v:.6g}" for r, c, v in triples]
+    return _write_text(path, "\n".join(lines) + "\n")
+
+
 def write_recbole_inter(
     path: str | os.PathLike, matrix: Any, *, item_ids: np.ndarray
 ) -> pathlib.Path:
@@ -207,26 +220,15 @@ def write_recbole_inter(
     Users are the synthetic ids of `synthetic_user_ids`; items keep their raw ids;
     rating is the matrix value (1 for a discrete export).
     """
-    rows, cols, vals = _triples(sp.csr_matrix(matrix))
-    users = synthetic_user_ids(matrix.shape[0])
-    item_ids = np.asarray(item_ids)
-    lines = ["user_id:token\titem_id:token\trating:float"]
-    triples = zip(rows, cols, vals, strict=True)
-    lines += [f"{users[r]}\t{item_ids[c]}\t{v:.6g}" for r, c, v in triples]
-    return _write_text(path, "\n".join(lines) + "\n")
+    header = "user_id:token\titem_id:token\trating:float"
+    return _write_delimited(path, matrix, item_ids, header, "\t")
 
 
 def write_csv(
     path: str | os.PathLike, matrix: Any, *, item_ids: np.ndarray
 ) -> pathlib.Path:
     """CSV with header ``user_id,item_id,weight`` (raw item ids, synthetic users)."""
-    rows, cols, vals = _triples(sp.csr_matrix(matrix))
-    users = synthetic_user_ids(matrix.shape[0])
-    item_ids = np.asarray(item_ids)
-    lines = ["user_id,item_id,weight"]
-    triples = zip(rows, cols, vals, strict=True)
-    lines += [f"{users[r]},{item_ids[c]},{v:.6g}" for r, c, v in triples]
-    return _write_text(path, "\n".join(lines) + "\n")
+    return _write_delimited(path, matrix, item_ids, "user_id,item_id,weight", ",")
 
 
 def read_table(path: str | os.PathLike, *, item_ids: np.ndarray) -> Interactions:
