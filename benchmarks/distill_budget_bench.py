@@ -21,7 +21,7 @@ import numpy as np
 from absl import app, flags, logging
 
 from configs import distill_ml1m, distill_quick
-from experiments import datasets, pipeline
+from experiments import datasets, pipeline, settings
 
 _BUDGETS = flags.DEFINE_list("budgets", ["10", "50", "100", "500"], "Values of S.")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/distill_budget", "Output stem.")
@@ -108,7 +108,7 @@ def main(argv):
                 "method": "distill_cf",
                 "budget": budget,
                 "wall_s": wall,
-                "best_step": results["best_step"],
+                "best_step": results["best"]["step"],
                 **{m: results["test"][m] for m in _METRICS},
             }
         )
@@ -122,7 +122,7 @@ def main(argv):
             )
         logging.info("budget %d: %s", budget, rows[-4:])
         if budget == max(budgets):
-            data = datasets.load(config.data, seed=config.seed)
+            data = datasets.load(settings.from_config(config).data, seed=config.seed)
             with np.load(workroot / f"s{budget}" / "distilled.npz") as f:
                 support = f["data"]
             speedups = {

@@ -175,14 +175,14 @@ def section_gemm() -> dict[str, Any]:
     import jax
     import jax.numpy as jnp
 
-    from infinite_ae import kernels, streaming
+    from infinite_ae import kernels, tiles
 
     num_items, num_support = _NUM_ITEMS.value, _NUM_SUPPORT.value
-    plan = streaming.plan_tiles(
+    plan = tiles.plan_tiles(
         480_189,
-        streaming.evaluation_row_bytes(num_items, num_support),
+        tiles.evaluation_row_bytes(num_items, num_support),
         _BUDGET_MB.value << 20,
-        fixed_bytes=streaming.support_bytes(num_support, num_items),
+        fixed_bytes=tiles.support_bytes(num_support, num_items),
     )
     tile = plan.tile_size
     rng = np.random.default_rng(0)
@@ -341,17 +341,17 @@ def _distill_and_evaluate(data, mesh, *, steps: int, timings: dict) -> dict:
     """`steps` Distill-CF steps on budgeted user batches, then streamed evaluation."""
     import jax
 
-    from infinite_ae import distill, kernels, sharding, streaming
+    from infinite_ae import distill, evaluation, kernels, sharding, solver, tiles
 
     num_users, num_items = data.shape
     num_support = _NUM_SUPPORT.value
     budget = _BUDGET_MB.value << 20
     shards = sharding.num_shards(mesh)
-    batch_plan = streaming.plan_tiles(
+    batch_plan = tiles.plan_tiles(
         num_users,
-        streaming.distill_row_bytes(num_items, num_support),
+        tiles.distill_row_bytes(num_items, num_support),
         budget,
-        fixed_bytes=streaming.distill_fixed_bytes(num_support, num_items),
+        fixed_bytes=tiles.distill_fixed_bytes(num_support, num_items),
         multiple_of=shards,
     )
     batch_size = batch_plan.tile_size
@@ -393,10 +393,16 @@ def _distill_and_evaluate(data, mesh, *, steps: int, timings: dict) -> dict:
         jax.random.key(1), state.logits, spec=spec, temperature=hparams.temperature
     )
     kspec = kernels.KernelSpec()
-    params = streaming.fit_support(kspec, np.asarray(support), 5.0)
+    params = solver.fit_model(kspec, np.asarray(support), 5.0)
     start = time.perf_counter()
-    metrics = streaming.evaluate_krr_streamed(
-        kspec, params, data, split="test", budget_bytes=budget, mesh=mesh
+    metrics = evaluation.evaluate(
+        solver.krr_score_fn(kspec),
+        data,
+        params=params,
+        split="test",
+        budget_bytes=budget,
+        mesh=mesh,
+        progress="evaluate",
     )
     timings["eval_s"] = time.perf_counter() - start
     return {"batch_size": batch_size, "losses": losses, "metrics": metrics}
@@ -438,7 +444,7 @@ def worker_devices() -> dict[str, Any]:
     import jax
     import jax.numpy as jnp
 
-    from infinite_ae import distill, kernels, sharding, streaming
+    from infinite_ae import distill, evaluation, kernels, sharding, solver
 
     count = _WORKER_DEVICES.value
     if len(jax.devices()) < count:
@@ -478,13 +484,19 @@ def worker_devices() -> dict[str, Any]:
     timing = _time(one, _REPEATS.value)
     kspec = kernels.KernelSpec()
     support = np.asarray(jax.nn.sigmoid(jnp.asarray(logits) - 1.5))
-    params = streaming.fit_support(kspec, support, 5.0)
-    kwargs = dict(split="test", tile_size=min(1024, train.shape[0]), mesh=mesh)
-    streaming.evaluate_krr_streamed(  # compile
-        kspec, params, data, users=np.arange(min(2048, train.shape[0])), **kwargs
+    params = solver.fit_model(kspec, support, 5.0)
+    score = solver.krr_score_fn(kspec)
+    kwargs = dict(
+        params=params,
+        split="test",
+        batch_size=min(1024, train.shape[0]),
+        mesh=mesh,
+    )
+    evaluation.evaluate(  # compile
+        score, data, users=np.arange(min(2048, train.shape[0])), **kwargs
     )
     start = time.perf_counter()
-    metrics = streaming.evaluate_krr_streamed(kspec, params, data, **kwargs)
+    metrics = evaluation.evaluate(score, data, **kwargs)
     eval_s = time.perf_counter() - start
     return {
         "devices": count,

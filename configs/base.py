@@ -49,6 +49,11 @@ def get_config(arg=None):
     data.synthetic.num_users = 2000
     data.synthetic.num_items = 1000
     data.synthetic.mean_degree = 40.0
+    # Degree profile: "" (the power law above) | netflix (Netflix's degree and
+    # popularity distributions at num_users x num_items; `profiles.make_shaped`).
+    data.synthetic.profile = ""
+    # For a profile: calibrate the item weights so realised popularity matches it.
+    data.synthetic.calibrate = True
 
     config.model = model = ml_collections.ConfigDict()
     # ∞-AE kernel: ntk | nngp | linear, of a ReLU MLP with `depth` hidden layers.

@@ -1,15 +1,17 @@
 """Maps a config to library calls: data -> job -> `results.json` and a printed table.
 
 Everything stateful lives here and in `experiments/jobs/`: I/O, logging, timing,
-NumPy randomness and checkpoint handling. `infinite_ae/` never sees a ConfigDict.
+NumPy randomness and checkpoint handling. The config is validated into typed
+settings (`experiments.settings`) before the workdir is touched or data loads; jobs
+receive those settings, and `infinite_ae/` never sees a ConfigDict. A float64 run
+enables 64-bit JAX for the run's duration only (a scoped `jax.enable_x64`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-import hashlib
 import importlib.metadata
-import json
 import pathlib
 import platform
 import subprocess
@@ -21,7 +23,8 @@ import jax
 import ml_collections
 from absl import logging
 
-from experiments import datasets, jobs
+from experiments import datasets, jobs, settings
+from experiments import workdir as workdir_lib
 from infinite_ae import io
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -30,22 +33,22 @@ _VERSIONED = ("jax", "jaxlib", "flax", "optax", "numpy", "scipy", "h5py")
 
 @dataclasses.dataclass(frozen=True)
 class RunContext:
-    """What a job gets besides its config and data.
+    """What a job gets besides its settings and data.
 
     Attributes:
       workdir: the run's output directory.
       writer: JSONL metric writer (`metrics.jsonl`), already truncated to the
         newest checkpoint's step when the run resumes.
-      seed: the run's seed (`config.seed`).
       checkpoint_dir: where the job keeps its resumable state.
-      resume_step: newest checkpointed step, or None for a fresh run.
+      resume_step: newest readable checkpointed step, or None for a fresh run.
+      config_hash: short hash of the config (stored with exported artefacts).
     """
 
     workdir: pathlib.Path
     writer: io.MetricWriter
-    seed: int
     checkpoint_dir: pathlib.Path
     resume_step: int | None
+    config_hash: str
 
 
 def default_workdir(config_path: str) -> str:
@@ -53,12 +56,6 @@ def default_workdir(config_path: str) -> str:
     path, _, arg = str(config_path).partition(":")
     name = pathlib.Path(path).stem + (f"_{arg}" if arg else "")
     return str(PROJECT_ROOT / "runs" / name)
-
-
-def config_hash(config: ml_collections.ConfigDict) -> str:
-    """Short sha256 of the config's canonical JSON."""
-    text = json.dumps(io.to_jsonable(config.to_dict()), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def environment() -> dict[str, Any]:
@@ -90,27 +87,6 @@ def environment() -> dict[str, Any]:
         },
         "git_sha": sha,
     }
-
-
-def _check_same_config(path: pathlib.Path, config_dict: Mapping[str, Any]) -> None:
-    """Refuses to resume a workdir that was written by a different config."""
-    old = json.loads(path.read_text(encoding="utf-8"))
-    new = io.to_jsonable(config_dict)
-    if old != new:
-        diff = sorted(_diff_keys(old, new))
-        raise ValueError(
-            f"{path} was written by a different config (fields differ: "
-            f"{', '.join(diff[:10])}). Use a fresh --workdir or delete the old one."
-        )
-
-
-def _diff_keys(a: Any, b: Any, prefix: str = "") -> list[str]:
-    if isinstance(a, dict) and isinstance(b, dict):
-        keys = set(a) | set(b)
-        return [
-            d for k in keys for d in _diff_keys(a.get(k), b.get(k), f"{prefix}{k}.")
-        ]
-    return [] if a == b else [prefix.rstrip(".")]
 
 
 def format_table(results: Mapping[str, Any]) -> str:
@@ -146,57 +122,70 @@ def _metric_order(name: str) -> tuple[str, int, str]:
 
 
 def run(
-    config: ml_collections.ConfigDict, workdir: str | pathlib.Path
+    config: ml_collections.ConfigDict,
+    workdir: str | pathlib.Path,
+    *,
+    overwrite: bool = False,
 ) -> dict[str, Any]:
     """Runs the job named by `config.method` and writes its artefacts under `workdir`.
 
     Writes `config.json` first, then `metrics.jsonl` while the job runs, and
-    `results.json` last (atomically). A workdir with checkpoints resumes.
+    `results.json` last (atomically). A workdir of the same config with
+    checkpoints resumes from the newest readable one; a workdir of a different
+    config is refused unless `overwrite` (see `prepare_workdir`).
+
+    Args:
+      config: the experiment config.
+      workdir: the run's output directory.
+      overwrite: remove the artefacts of a previous run in `workdir` first and
+        start from scratch.
 
     Returns:
       The results dict that was written to `results.json`.
+
+    Raises:
+      settings.SettingsError: an invalid config field (checked before anything is
+        written or loaded).
+      ValueError: `workdir` holds the artefacts of a different config and
+        `overwrite` is False.
     """
     start = time.perf_counter()
+    run_settings = settings.from_config(config)
     workdir = pathlib.Path(workdir)
-    workdir.mkdir(parents=True, exist_ok=True)
-    config_dict = config.to_dict()
-    config_path = workdir / "config.json"
     checkpoint_dir = workdir / "checkpoints"
-    resume_step = io.latest_checkpoint(checkpoint_dir)
-    if config_path.exists() and resume_step is not None:
-        _check_same_config(config_path, config_dict)
-    io.atomic_write_json(config_path, config_dict)
-    logging.info("workdir %s (config hash %s)", workdir, config_hash(config))
+    workdir_lib.prepare_workdir(workdir, config, overwrite=overwrite)
+    resume_step = workdir_lib.find_resume_step(checkpoint_dir)
+    digest = workdir_lib.config_hash(config)
+    logging.info("workdir %s (config hash %s)", workdir, digest)
     if resume_step is not None:
         logging.info("resuming from checkpoint at step %d", resume_step)
-
-    job = jobs.get_job(config.method)
-    data_start = time.perf_counter()
-    data = datasets.load(config.data, seed=config.seed)
-    data_seconds = time.perf_counter() - data_start
-    logging.info("data %s: %s (%.1f s)", data.name, data.summary(), data_seconds)
-
-    writer = io.MetricWriter(
-        workdir / "metrics.jsonl",
-        resume_from_step=resume_step if resume_step is not None else -1,
-    )
-    ctx = RunContext(workdir, writer, int(config.seed), checkpoint_dir, resume_step)
-    results = dict(job(config, data, ctx))
-
+    x64 = run_settings.model.dtype == "float64"
+    with jax.enable_x64(True) if x64 else contextlib.nullcontext():
+        job = jobs.get_job(run_settings.method)
+        data_start = time.perf_counter()
+        data = datasets.load(run_settings.data, seed=run_settings.seed)
+        data_seconds = time.perf_counter() - data_start
+        logging.info("data %s: %s (%.1f s)", data.name, data.summary(), data_seconds)
+        writer = io.MetricWriter(
+            workdir / "metrics.jsonl",
+            resume_from_step=resume_step if resume_step is not None else -1,
+        )
+        ctx = RunContext(workdir, writer, checkpoint_dir, resume_step, digest)
+        results = dict(job(run_settings, data, ctx))
     timings = dict(results.get("timings", {}))
     timings["data_load"] = data_seconds
     timings["total"] = time.perf_counter() - start
     results["timings"] = timings
     results = {
-        "method": config.method,
-        "config_hash": config_hash(config),
-        "seed": int(config.seed),
+        "method": run_settings.method,
+        "config_hash": digest,
+        "seed": run_settings.seed,
         **results,
         "data": {"name": data.name, "checksum": data.checksum(), **data.summary()},
         **environment(),
     }
     io.atomic_write_json(workdir / "results.json", results)
-    print(f"\n{config.method} on {data.name} -> {workdir / 'results.json'}")
+    print(f"\n{run_settings.method} on {data.name} -> {workdir / 'results.json'}")
     print(format_table(results))
     print(f"wall time {timings['total']:.1f} s\n")
     return results

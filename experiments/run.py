@@ -2,6 +2,10 @@
 
 Any config field can be overridden on the command line, e.g.
 `--config.model.reg_grid='(1.0, 5.0)'`; a misspelt field is an error.
+
+Re-running a config on its own workdir resumes from its checkpoints. A workdir that
+holds the run of a different config is refused; `--overwrite` removes that run's
+artefacts and starts from scratch.
 """
 
 from absl import app, flags, logging
@@ -15,6 +19,13 @@ _CONFIG = config_flags.DEFINE_config_file(
 )
 _WORKDIR = flags.DEFINE_string(
     "workdir", None, "Output directory; defaults to runs/<config name>."
+)
+_OVERWRITE = flags.DEFINE_bool(
+    "overwrite",
+    False,
+    "Remove the artefacts of a previous run in --workdir (checkpoints, metrics, "
+    "results, config.json, ...) and start from scratch, also when that run had a "
+    "different config.",
 )
 flags.mark_flags_as_required(["config"])
 
@@ -31,7 +42,7 @@ def main(argv):
     workdir = _WORKDIR.value or pipeline.default_workdir(
         config_flags.get_config_filename(flags.FLAGS["config"])
     )
-    pipeline.run(config, workdir)
+    pipeline.run(config, workdir, overwrite=_OVERWRITE.value)
 
 
 if __name__ == "__main__":

@@ -1,49 +1,59 @@
-"""Full-ranking evaluation protocol over user batches, shared by every model.
+"""The one full-ranking evaluator, shared by every model, job and trainer.
 
-Protocol (the ∞-AE code's `eval.py`, `../shared/methods/infinite_ae_and_distill_cf.md`
-§4):
+Protocol (the ∞-AE paper's):
 
 * `split="val"`: query rows = train rows, mask = train, targets = val.
-* `split="test"`: query rows = train + val rows, mask = train + val, targets = test.
+* `split="test"`: query rows = train + val rows, mask = train + val, targets = test
+  (``mask="train"`` keeps the validation items rankable at test, the RecBole full
+  sort that DConRec uses).
 * Every item is ranked; masked (seen) items are set to -inf before `jax.lax.top_k`.
 * Metric definitions are those of `infinite_ae.metrics` (`hr@k` is the ∞-AE HR, i.e.
   truncated recall; `recall@k` divides by |T|; `hit@k` is binary; `psp@k` keeps the
-  ∞-AE quirk and `psp_norm@k` is normalised). Ranking metrics are ×100 like the
-  paper; `auc` and `user_auc` are raw, in [0, 1].
+  ∞-AE normalisation and `psp_norm@k` is normalised). Ranking metrics are ×100 like
+  the paper; `auc` and `user_auc` are raw, in [0, 1].
 * `auc` is the ∞-AE pooled AUC: one ROC over the held-out positives of all users
   against their sampled negatives (`metrics.sample_auc_negatives`), with UNMASKED
   scores. At `split="val"` the same negatives are used against the validation items,
   as in the original (the negatives exclude train and test items only).
 * `user_auc` is the mean per-user AUC over the same pairs (ties count 1/2).
+* Sparse inputs are canonicalised first: explicit (stored) zeros are not
+  interactions, and duplicate entries count once.
 
 Users with an empty held-out set (the original crashes on them) are skipped: they do
 not enter any metric, the pooled AUC included, and are counted in
 `num_users_skipped_empty`. The averaging denominator of the ranking metrics is
 
 * `average="all"` (default): all users of the split (every user, or `users`), so a
-  skipped user counts as 0. This is the original's convention: it divides by the total
-  number of users, and the paper numbers come from it. On ML-1M every user has test
-  items, so both conventions agree on the test split.
+  skipped user counts as 0 (the original's convention; the paper numbers use it).
 * `average="evaluated"`: only users with a non-empty held-out set.
 
 `user_auc` is always averaged over users where it is defined (non-empty positives and
 negatives), because 0 is not a neutral value for an AUC.
 
-Memory is independent of the number of users: only one batch of rows is densified at a
-time. The last batch is padded (by repeating its last user) to the batch size, so the
-jitted per-batch metric function compiles once per evaluation shape; padded rows are
-dropped on the host. Per-batch results stay on the device until the end, so the host
-can densify the next batch while the device works. NaN scores raise a ValueError.
+Scorers come in two forms:
 
-Cost (measured; ML-1M shape 6,040 x 3,706, ks=(10, 100), batch 1024, scores already
-computed, 2-core CPU shared with other jobs): one split takes about 0.35 s of CPU time
-with PSP and 0.45 s with both AUCs, of which about 0.22 s is the single
-`jax.lax.top_k`; wall time was 0.41-0.43 s when the machine was quiet. The original's
-per-user Python loop takes about 28 s.
+* a host scorer ``score_fn(query_rows [B, I], users [B]) -> [B, I]``, any callable
+  (e.g. ``model.score``), called once per batch;
+* a pure scorer with parameters, ``score_fn(params, query_rows [B, I]) -> [B, I]``
+  and ``params=...`` (e.g. ``solver.krr_score_fn(spec)`` with a `solver.KRRModel`):
+  scoring, masking, top-k and the metrics then run as ONE jitted program per batch,
+  with ``params`` replicated.
+
+Batches: ``batch_size`` users at a time, or a batch size planned from a memory budget
+(``budget_bytes``, `tiles.plan_tiles` with `tiles.evaluation_row_bytes`). Only one
+batch of rows is densified at a time, so memory is independent of the number of
+users. With ``mesh`` (`sharding.make_user_mesh`) every batch is split over the
+devices' user axis (the batch size is rounded up to a multiple of the device count).
+The last batch is padded by repeating its last user, so the jitted per-batch function
+compiles once; padded rows are dropped on the host. Batch b is collected after batch
+b+1 is queued, so the host densifies while the device works. Batched, budget-tiled
+and sharded runs give the same metrics (per-user values are combined on the host in
+float64). Non-finite scores raise `solver.NonFiniteError` naming the first user.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -53,17 +63,20 @@ import numpy as np
 import scipy.sparse as sp
 
 from infinite_ae import metrics as metrics_lib
+from infinite_ae import progress as progress_lib
+from infinite_ae import sharding, solver, tiles
 from infinite_ae.types import ArrayLike
 
 SPLIT_NAMES = ("val", "test")
 AVERAGES = ("all", "evaluated")
+MASKS = ("query", "train")
 DEFAULT_BATCH_SIZE = 1024
 SCALE = 100.0
 """Ranking metrics are reported ×100, like the paper; AUCs are raw."""
 
-ScoreFn = Callable[[jax.Array, np.ndarray], ArrayLike]
+ScoreFn = Callable[..., ArrayLike]
 
-# Incremented each time the per-batch metric function is traced; tests read it to
+# Incremented each time a per-batch metric function is traced; tests read it to
 # check that a whole evaluation compiles once.
 _trace_count = 0
 
@@ -99,13 +112,13 @@ def batch_metrics(
 
     Returns:
         Dict of raw (not ×100) values: `"{name}@{k}"` [B] per-user metrics (NaN where
-        |T| = 0), `"has_nan_scores"` [B] bool and
+        |T| = 0), `"nonfinite_scores"` [B] bool and
         `"auc_pos_scores"` [B, P] / `"auc_neg_scores"` [B, N] when `positives` /
         `negatives` are given (padding entries hold the score of item 0).
 
     >>> out = batch_metrics(jnp.array([[2.0, 1.0, 0.0]]), jnp.array([[0, 1, 0]]),
     ...                     jnp.array([[1, 0, 0]]), ks=(1,))
-    >>> float(out["hr@1"][0]), bool(out["has_nan_scores"][0])
+    >>> float(out["hr@1"][0]), bool(out["nonfinite_scores"][0])
     (1.0, False)
     """
     scores = jnp.asarray(scores)
@@ -114,9 +127,10 @@ def batch_metrics(
     out = metrics_lib.ranking_metrics(
         scores, targets, mask, ks=ks, weights=weights, psp_ideal=psp_ideal
     )
-    # max propagates NaN; it fuses far better on CPU than counting isnan (~0.2 s of
-    # CPU time per ML-1M evaluation saved).
-    out["has_nan_scores"] = jnp.isnan(jnp.max(scores, axis=1))
+    # max and min propagate NaN and reach ±inf; two fused reductions are far cheaper
+    # on CPU than counting isfinite.
+    extremes = jnp.max(scores, axis=1) - jnp.min(scores, axis=1)
+    out["nonfinite_scores"] = ~jnp.isfinite(extremes)
     for name, indices in (("auc_pos_scores", positives), ("auc_neg_scores", negatives)):
         if indices is not None:
             indices = jnp.asarray(indices)
@@ -129,9 +143,7 @@ def batch_metrics(
     return out
 
 
-def _traced_batch_metrics(
-    scores, targets, mask, weights, psp_ideal, positives, negatives, *, ks
-):
+def _traced_batch_metrics(scores, targets, mask, weights, psp_ideal, pos, neg, *, ks):
     global _trace_count
     _trace_count += 1
     return batch_metrics(
@@ -141,12 +153,23 @@ def _traced_batch_metrics(
         ks=ks,
         weights=weights,
         psp_ideal=psp_ideal,
-        positives=positives,
-        negatives=negatives,
+        positives=pos,
+        negatives=neg,
+    )
+
+
+def _traced_fused_batch(
+    score_fn, params, query, targets, weights, psp_ideal, pos, neg, *, ks
+):
+    """Score, mask, rank and measure one batch in one program (pure scorers)."""
+    scores = score_fn(params, query)
+    return _traced_batch_metrics(
+        scores, targets, query, weights, psp_ideal, pos, neg, ks=ks
     )
 
 
 _jitted_batch_metrics = jax.jit(_traced_batch_metrics, static_argnames=("ks",))
+_jitted_fused_batch = jax.jit(_traced_fused_batch, static_argnames=("score_fn", "ks"))
 
 
 def _canonical_csr(matrix: Any, *, name: str) -> sp.csr_matrix:
@@ -200,161 +223,254 @@ def _check_users(users: ArrayLike | None, num_users: int) -> np.ndarray:
         raise ValueError(f"users must be a 1-D integer array, got {users.shape}")
     if users.size and (users.min() < 0 or users.max() >= num_users):
         raise ValueError(f"users must lie in [0, {num_users})")
+    if users.size == 0:
+        raise ValueError("no users to evaluate")
     return users.astype(np.int64)
 
 
-def _check_options(average: str, auc_ties: str, batch_size: int) -> None:
+def _check_negatives(negatives: ArrayLike | None, shape: tuple[int, int]):
+    if negatives is None:
+        return None
+    num_users, num_items = shape
+    negatives = np.asarray(negatives)
+    if negatives.ndim != 2 or negatives.shape[0] != num_users:
+        raise ValueError(
+            f"negatives must be [U, N] = ({num_users}, N), got {negatives.shape}"
+        )
+    if not np.issubdtype(negatives.dtype, np.integer):
+        raise ValueError(f"negatives must be integers, got {negatives.dtype}")
+    if negatives.size and negatives.max() >= num_items:
+        raise ValueError(f"negatives must be item indices < {num_items}")
+    return negatives.astype(np.int32)
+
+
+def _check_options(average: str, auc_ties: str) -> None:
     if average not in AVERAGES:
         raise ValueError(f"average must be one of {AVERAGES}, got {average!r}")
     if auc_ties not in metrics_lib.AUC_TIES:
         raise ValueError(
             f"auc_ties must be one of {metrics_lib.AUC_TIES}, got {auc_ties!r}"
         )
-    if batch_size < 1:
+
+
+@dataclasses.dataclass(frozen=True)
+class _Problem:
+    """What one evaluation ranks: canonical matrices and per-user host inputs."""
+
+    targets: sp.csr_matrix  # [U, I] held-out items
+    query: sp.csr_matrix | None  # [U, I] query rows = seen items (None: no mask)
+    users: np.ndarray  # [Q] users to evaluate
+    weights: np.ndarray | None  # [I] PSP weights
+    psp_ideal: np.ndarray | None  # [U, len(ks)]
+    negatives: np.ndarray | None  # [U, N] AUC negatives
+    width: int  # columns of the padded positive indices
+    ks: tuple[int, ...]
+
+    @property
+    def num_targets(self) -> np.ndarray:
+        return np.diff(self.targets.indptr)[self.users]
+
+    def host_batch(self, padded: np.ndarray) -> dict[str, np.ndarray | None]:
+        """Dense [B, ...] host inputs of the padded batch of users."""
+        with_auc = self.negatives is not None
+        return {
+            "query": None
+            if self.query is None
+            else _dense_rows(self.query, padded, np.float32),
+            "targets": _dense_rows(self.targets, padded, np.bool_),
+            "psp_ideal": None if self.psp_ideal is None else self.psp_ideal[padded],
+            "positives": _padded_indices(self.targets, padded, self.width)
+            if with_auc
+            else None,
+            "negatives": self.negatives[padded] if with_auc else None,
+        }
+
+
+def _make_problem(targets, query, users, *, ks, weights, negatives) -> _Problem:
+    if query is not None and query.shape != targets.shape:
+        raise ValueError(f"query/mask {query.shape} and targets {targets.shape} differ")
+    users = _check_users(users, targets.shape[0])
+    negatives = _check_negatives(negatives, targets.shape)
+    psp_ideal = None
+    if weights is not None:
+        weights = np.asarray(weights, np.float32)
+        if weights.shape != (targets.shape[1],):
+            raise ValueError(
+                f"PSP weights / item_counts must be [I] = ({targets.shape[1]},), "
+                f"got {weights.shape}"
+            )
+        psp_ideal = metrics_lib.psp_ideal_weights(targets, weights, ks=ks)
+    # One positive width per evaluation (rounded up to limit recompilation).
+    max_targets = int(np.diff(targets.indptr)[users].max())
+    width = min(targets.shape[1], max(8, -(-max_targets // 8) * 8))
+    return _Problem(targets, query, users, weights, psp_ideal, negatives, width, ks)
+
+
+def _plan_batch(
+    problem: _Problem,
+    *,
+    batch_size: int | None,
+    budget_bytes: int | None,
+    params: Any,
+    num_support: int | None,
+    shards: int,
+) -> int:
+    """Users per batch: explicit, planned from a byte budget, or the default."""
+    num = problem.users.size
+    if batch_size is not None and budget_bytes is not None:
+        raise ValueError("give batch_size or budget_bytes, not both")
+    if batch_size is not None and batch_size < 1:
         raise ValueError(f"batch_size must be positive, got {batch_size}")
+    if budget_bytes is None:
+        batch = min(batch_size or DEFAULT_BATCH_SIZE, num)
+        return -(-batch // shards) * shards
+    if num_support is None:
+        support = getattr(params, "support", None)
+        num_support = 0 if support is None else int(np.shape(support)[0])
+    param_bytes = sum(
+        int(np.prod(np.shape(x))) * np.dtype(x.dtype).itemsize
+        for x in jax.tree.leaves(params)
+    )
+    plan = tiles.plan_tiles(
+        num,
+        tiles.evaluation_row_bytes(problem.targets.shape[1], num_support),
+        int(budget_bytes),
+        fixed_bytes=param_bytes,
+        multiple_of=shards,
+    )
+    return plan.tile_size
+
+
+class _Device:
+    """Places batch inputs on one device, or split over a mesh's user axis."""
+
+    def __init__(self, mesh: Any):
+        self.mesh = mesh
+
+    @property
+    def shards(self) -> int:
+        return 1 if self.mesh is None else sharding.num_shards(self.mesh)
+
+    def rows(self, x: np.ndarray | None) -> jax.Array | None:
+        if x is None:
+            return None
+        if self.mesh is None:
+            # device_put: jnp.asarray is several times slower for large host arrays.
+            return jax.device_put(x)
+        return sharding.shard_rows(self.mesh, x)
+
+    def replicated(self, tree: Any) -> Any:
+        if self.mesh is None:
+            return jax.device_put(tree)
+        return sharding.replicate(self.mesh, tree)
 
 
 def _run(
-    get_scores: Callable[[np.ndarray, jax.Array | None], jax.Array],
-    targets: sp.csr_matrix,
-    mask: sp.csr_matrix | None,
-    users: np.ndarray,
+    problem: _Problem,
+    compute: Callable[[np.ndarray, dict[str, Any]], dict[str, jax.Array]],
     *,
-    ks: tuple[int, ...],
-    batch_size: int,
-    weights: jax.Array | None,
-    negatives: np.ndarray | None,
+    batch: int,
     average: str,
     auc_ties: str,
     return_per_user: bool,
+    progress: str | None,
 ) -> dict[str, float] | tuple[dict[str, float], dict[str, np.ndarray]]:
-    """Batched loop shared by `evaluate` and `evaluate_scores`.
+    """The batched loop shared by `evaluate` and `evaluate_scores`.
 
-    `get_scores(padded_rows [B], mask_rows [B, I] float32 jax.Array | None)` returns
-    the [B, I] scores of the padded batch.
+    ``compute(padded_users [B], host_inputs)`` queues one batch on the device and
+    returns its `batch_metrics` output. Per batch, the host keeps the [B] metric
+    vectors and only the VALID AUC scores (flattened), so padded [B, width] score
+    blocks never pile up for all users.
     """
-    num_users, num_items = targets.shape
-    if users.size == 0:
-        raise ValueError("no users to evaluate")
-    if negatives is not None:
-        negatives = np.asarray(negatives)
-        if negatives.ndim != 2 or negatives.shape[0] != num_users:
-            raise ValueError(
-                f"negatives must be [U, N] = ({num_users}, N), got {negatives.shape}"
-            )
-        if not np.issubdtype(negatives.dtype, np.integer):
-            raise ValueError(f"negatives must be integers, got {negatives.dtype}")
-        if negatives.size and negatives.max() >= num_items:
-            raise ValueError(f"negatives must be item indices < {num_items}")
-        negatives = negatives.astype(np.int32)
-    num_targets = np.diff(targets.indptr)[users]
-    psp_ideal = None
-    if weights is not None:
-        psp_ideal = metrics_lib.psp_ideal_weights(targets, weights, ks=ks)
-    # One positive width per evaluation (rounded up to limit recompilation).
-    max_targets = int(num_targets.max()) if users.size else 0
-    width = min(num_items, max(8, -(-max_targets // 8) * 8))
-    batch = max(1, min(batch_size, users.size))
-    # Per batch, the host keeps the [B] metric vectors and only the VALID AUC scores
-    # (flattened); padded [B, width] score blocks never pile up for all users (at
-    # Netflix size they would take several GB). Batch b is fetched after batch b+1
-    # is queued, so the device keeps working while the host compacts.
+    users, num_targets = problem.users, problem.num_targets
     kept: list[dict[str, np.ndarray]] = []
     auc_parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    num_auc_groups = 0
+    num_groups = 0
 
     def collect(output, start: int) -> None:
-        nonlocal num_auc_groups
+        nonlocal num_groups
         output = jax.device_get(output)
         n = min(batch, users.size - start)
         auc_keys = ("auc_pos_scores", "auc_neg_scores")
         kept.append({k: v[:n] for k, v in output.items() if k not in auc_keys})
-        if negatives is None:
+        if problem.negatives is None:
             return
         rows = users[start : start + n]
-        ev = num_targets[start : start + n] > 0
+        counts = num_targets[start : start + n]
+        ev = counts > 0
         part = _auc_pool(
             output["auc_pos_scores"][:n][ev],
-            np.arange(width)[None, :] < num_targets[start : start + n][ev][:, None],
+            np.arange(problem.width)[None, :] < counts[ev][:, None],
             output["auc_neg_scores"][:n][ev],
-            negatives[rows[ev]] >= 0,
+            problem.negatives[rows[ev]] >= 0,
         )
-        auc_parts.append((part[0], part[1], part[2] + num_auc_groups))
-        num_auc_groups += int(ev.sum())
+        auc_parts.append((part[0], part[1], part[2] + num_groups))
+        num_groups += int(ev.sum())
 
+    starts = range(0, users.size, batch)
+    bar = (
+        progress_lib.Progress(len(starts), progress, unit="batch") if progress else None
+    )
     pending = None
-    for start in range(0, users.size, batch):
+    for start in starts:
         rows = users[start : start + batch]
         padded = np.pad(rows, (0, batch - rows.size), mode="edge")
-        mask_rows = None
-        if mask is not None:
-            # device_put: jnp.asarray is several times slower for large host arrays.
-            mask_rows = jax.device_put(_dense_rows(mask, padded, np.float32))
-        scores = get_scores(padded, mask_rows)
-        if scores.shape != (batch, num_items):
-            raise ValueError(
-                f"scores must be [B, I] = ({batch}, {num_items}), got {scores.shape}"
-            )
-        host_inputs = (
-            _dense_rows(targets, padded, np.bool_),
-            None if psp_ideal is None else psp_ideal[padded],
-            None if negatives is None else _padded_indices(targets, padded, width),
-            None if negatives is None else negatives[padded],
-        )
-        output = _jitted_batch_metrics(
-            scores, host_inputs[0], mask_rows, weights, *host_inputs[1:], ks=ks
-        )
+        output = compute(padded, problem.host_batch(padded))
         if pending is not None:
             collect(*pending)
         pending = (output, start)
+        if bar is not None:
+            bar.update()
     collect(*pending)
+    if bar is not None:
+        bar.close()
+    per_user = {k: np.concatenate([o[k] for o in kept]) for k in kept[0]}
+    return _aggregate(
+        problem, per_user, auc_parts, num_groups, average, auc_ties, return_per_user
+    )
 
-    def gather(name: str) -> np.ndarray:
-        return np.concatenate([o[name] for o in kept])
 
-    nan_users = int(np.count_nonzero(gather("has_nan_scores")))
-    if nan_users:
-        raise ValueError(f"the scores of {nan_users} users contain NaN")
+def _aggregate(problem, per_user, auc_parts, num_groups, average, auc_ties, full):
+    """Averages (×100, float64 on the host), pooled AUCs and the user counts."""
+    users, num_targets = problem.users, problem.num_targets
+    bad = np.flatnonzero(per_user.pop("nonfinite_scores"))
+    if bad.size:
+        raise solver.NonFiniteError(
+            f"the scores of {bad.size} users are not finite (NaN or ±inf; first user "
+            f"index {users[bad[0]]}); for a kernel model raise the ridge λ or use "
+            "float64, and check the model's inputs"
+        )
     evaluated = num_targets > 0
     num_evaluated = int(evaluated.sum())
     denominator = users.size if average == "all" else num_evaluated
-
-    names = [*metrics_lib.RANKING_METRICS]
-    if weights is not None:
-        names += metrics_lib.PSP_METRICS
     result: dict[str, float] = {}
-    per_user: dict[str, np.ndarray] = {
-        "users": users,
-        "num_targets": num_targets.astype(np.int32),
-    }
-    for name in names:
-        for k in ks:
-            key = f"{name}@{k}"
-            values = SCALE * gather(key).astype(np.float64)
-            per_user[key] = values
-            total = float(np.sum(values[evaluated]))
-            result[key] = total / denominator if denominator else float("nan")
-    if negatives is not None:
-        pooled_scores, pooled_labels, pooled_groups = (
+    out_per_user = {"users": users, "num_targets": num_targets.astype(np.int32)}
+    names = list(metrics_lib.RANKING_METRICS)
+    if problem.weights is not None:
+        names += metrics_lib.PSP_METRICS
+    for key in (f"{name}@{k}" for name in names for k in problem.ks):
+        values = SCALE * per_user[key].astype(np.float64)
+        out_per_user[key] = values
+        total = float(np.sum(values[evaluated]))
+        result[key] = total / denominator if denominator else float("nan")
+    if problem.negatives is not None:
+        scores, labels, groups = (
             np.concatenate([p[i] for p in auc_parts]) for i in range(3)
         )
-        auc = metrics_lib.global_auc(pooled_scores, pooled_labels, ties=auc_ties)
+        result["auc"] = metrics_lib.global_auc(scores, labels, ties=auc_ties)
         user_auc = metrics_lib.grouped_auc(
-            pooled_scores, pooled_labels, pooled_groups, num_groups=num_auc_groups
+            scores, labels, groups, num_groups=num_groups
         )
-        result["auc"] = auc
         defined = ~np.isnan(user_auc)
         result["user_auc"] = (
             float(np.mean(user_auc[defined])) if defined.any() else float("nan")
         )
-        per_user["user_auc"] = np.full(users.size, np.nan)
-        per_user["user_auc"][evaluated] = user_auc
-    result["num_users"] = users.size
+        out_per_user["user_auc"] = np.full(users.size, np.nan)
+        out_per_user["user_auc"][evaluated] = user_auc
+    result["num_users"] = int(users.size)
     result["num_users_evaluated"] = num_evaluated
-    result["num_users_skipped_empty"] = users.size - num_evaluated
-    if return_per_user:
-        return result, per_user
-    return result
+    result["num_users_skipped_empty"] = int(users.size) - num_evaluated
+    return (result, out_per_user) if full else result
 
 
 def _auc_pool(
@@ -379,13 +495,33 @@ def _auc_pool(
     return scores[valid], labels[valid], groups[valid]
 
 
+def _split_matrices(data: Any, split: str, mask: str):
+    """(targets, query) canonical CSR matrices of the protocol."""
+    if split not in SPLIT_NAMES:
+        raise ValueError(f"split must be one of {SPLIT_NAMES}, got {split!r}")
+    if mask not in MASKS:
+        raise ValueError(f"mask must be one of {MASKS}, got {mask!r}")
+    train = _canonical_csr(data.train, name="train")
+    targets = _canonical_csr(getattr(data, split), name=split)
+    query = train
+    if split == "test" and mask == "query":
+        query = _canonical_csr(train + _canonical_csr(data.val, name="val"), name="q")
+    if targets.shape != query.shape:
+        raise ValueError(f"train {query.shape} and {split} {targets.shape} differ")
+    return targets, query
+
+
 def evaluate(
     score_fn: ScoreFn,
     data: Any,
     *,
     split: str = "test",
     ks: int | Sequence[int] = (10, 100),
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
+    budget_bytes: int | None = None,
+    params: Any = None,
+    num_support: int | None = None,
+    mesh: Any = None,
     negatives: ArrayLike | None = None,
     users: ArrayLike | None = None,
     average: str = "all",
@@ -393,39 +529,48 @@ def evaluate(
     auc_ties: str = "half",
     return_per_user: bool = False,
     mask: str = "query",
+    progress: str | None = None,
 ) -> dict[str, float] | tuple[dict[str, float], dict[str, np.ndarray]]:
-    """Full-ranking evaluation of a scoring function on the val or test split.
+    """Full-ranking evaluation of a scorer on the val or test split.
 
     For each batch of users, the query rows (train for "val", train + val for "test")
-    are densified, scored by `score_fn`, masked (the query items are the seen items)
-    and compared with the held-out items. See the module docstring for the protocol,
-    the skipped users and the averaging denominators. With HR = hits / min(|T|, k),
-    the reported value of a ranking metric is
+    are densified, scored, masked (the query items are the seen items) and compared
+    with the held-out items. See the module docstring for the protocol, the scorer
+    forms, the batching options, the skipped users and the averaging denominators.
+    With HR = hits / min(|T|, k), a reported ranking metric is
 
         metric@k = 100 · Σ_{u evaluated} metric_u@k / denominator.
 
     Args:
-        score_fn: `score_fn(query_rows [B, I] float32 jax.Array, users [B] int
-            np.ndarray) -> [B, I] scores`. The last batch is padded by repeating its
-            last user, so B is constant and a jitted `score_fn` compiles once.
+        score_fn: a host scorer ``score_fn(query_rows [B, I] float32 jax.Array,
+            users [B] int np.ndarray) -> [B, I] scores``, or, with ``params``, a pure
+            and hashable ``score_fn(params, query_rows [B, I]) -> [B, I]`` fused
+            into the per-batch program. B is constant (the last batch is padded by
+            repeating its last user), so a jitted scorer compiles once.
         data: an `infinite_ae.data.Interactions` (uses `.train`, `.val`, `.test`
             [U, I] CSR and `.item_counts` [I]).
         split: "val" or "test".
         ks: cut-offs.
-        batch_size: users per batch (memory ~ a few [B, I] float32 arrays).
+        batch_size: users per batch (default `DEFAULT_BATCH_SIZE`).
+        budget_bytes: plan the batch size from this byte budget instead
+            (`tiles.evaluation_row_bytes` per user, ``params`` counted as fixed).
+        params: pytree the pure scorer needs (e.g. a `solver.KRRModel`); replicated.
+        num_support: S for the memory model (default: ``params.support`` rows).
+        mesh: optional `sharding.make_user_mesh` mesh; batches are split over it.
         negatives: optional [U, N] int AUC negatives (`metrics.sample_auc_negatives`,
             -1 padding); adds "auc" and "user_auc".
         users: optional [Q] user indices to evaluate (default: all users).
         average: "all" (divide by all users of the split; original, default) or
             "evaluated" (divide by users with a non-empty held-out set).
-        psp: add `psp@k` (∞-AE quirk) and `psp_norm@k`, with `metrics.psp_weights`
-            of the train item counts.
+        psp: add `psp@k` (∞-AE normalisation) and `psp_norm@k`, with
+            `metrics.psp_weights` of the train item counts.
         auc_ties: tie handling of the pooled AUC (`metrics.global_auc`).
         return_per_user: also return the per-user values.
-        mask: "query" (default; the protocol above: at "test" the query rows and
-            the mask are train + val) or "train" (RecBole full sort, the DConRec
+        mask: "query" (default; the protocol above: at "test" the query rows and the
+            mask are train + val) or "train" (RecBole full sort, the DConRec
             protocol: the query rows and the mask are the training rows at both
             splits, so validation items stay rankable at "test").
+        progress: a description to show a progress bar and log lines under.
 
     Returns:
         Dict with `hr@k`, `recall@k`, `hit@k`, `precision@k`, `ndcg@k`, `mrr@k`
@@ -436,7 +581,8 @@ def evaluate(
         the mean with NaN as 0 reproduces `average="all"`).
 
     Raises:
-        ValueError: bad split, average, mask, shapes, or NaN scores.
+        ValueError: bad split, average, mask, batch options or shapes.
+        solver.NonFiniteError: NaN or infinite scores.
 
     >>> import types
     >>> train = sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 0]], np.float32))
@@ -448,44 +594,56 @@ def evaluate(
     >>> out["hr@1"], out["num_users_evaluated"]
     (50.0, 2)
     """
-    if split not in SPLIT_NAMES:
-        raise ValueError(f"split must be one of {SPLIT_NAMES}, got {split!r}")
-    _check_options(average, auc_ties, batch_size)
+    _check_options(average, auc_ties)
     ks = metrics_lib._check_ks(ks)
-    train = _canonical_csr(data.train, name="train")
-    targets = _canonical_csr(getattr(data, split), name=split)
-    if mask not in ("query", "train"):
-        raise ValueError(f"mask must be 'query' or 'train', got {mask!r}")
-    if split == "test" and mask == "query":
-        query = _canonical_csr(train + _canonical_csr(data.val, name="val"), name="q")
-    else:
-        query = train
-    if targets.shape != query.shape:
-        raise ValueError(f"train {query.shape} and {split} {targets.shape} differ")
-    users = _check_users(users, targets.shape[0])
-    weights = None
-    if psp:
-        weights = metrics_lib.psp_weights(np.asarray(data.item_counts))
-        if weights.shape != (targets.shape[1],):
-            raise ValueError(
-                f"item_counts must be [I] = ({targets.shape[1]},), got {weights.shape}"
-            )
+    targets, query = _split_matrices(data, split, mask)
+    weights = metrics_lib.psp_weights(np.asarray(data.item_counts)) if psp else None
+    problem = _make_problem(
+        targets, query, users, ks=ks, weights=weights, negatives=negatives
+    )
+    device = _Device(mesh)
+    batch = _plan_batch(
+        problem,
+        batch_size=batch_size,
+        budget_bytes=budget_bytes,
+        params=params,
+        num_support=num_support,
+        shards=device.shards,
+    )
+    weights_dev = None if weights is None else device.replicated(weights)
+    params_dev = None if params is None else device.replicated(params)
+    num_items = targets.shape[1]
 
-    def get_scores(rows, query_rows):
-        return jnp.asarray(score_fn(query_rows, rows))
+    def compute(padded: np.ndarray, host: dict[str, Any]) -> dict[str, jax.Array]:
+        placed = {k: device.rows(v) for k, v in host.items()}
+        rest = (placed["psp_ideal"], placed["positives"], placed["negatives"])
+        if params is not None:
+            return _jitted_fused_batch(
+                score_fn,
+                params_dev,
+                placed["query"],
+                placed["targets"],
+                weights_dev,
+                *rest,
+                ks=ks,
+            )
+        scores = jnp.asarray(score_fn(placed["query"], padded))
+        if scores.shape != (batch, num_items):
+            raise ValueError(
+                f"scores must be [B, I] = ({batch}, {num_items}), got {scores.shape}"
+            )
+        return _jitted_batch_metrics(
+            scores, placed["targets"], placed["query"], weights_dev, *rest, ks=ks
+        )
 
     return _run(
-        get_scores,
-        targets,
-        query,
-        users,
-        ks=ks,
-        batch_size=batch_size,
-        weights=weights,
-        negatives=negatives,
+        problem,
+        compute,
+        batch=batch,
         average=average,
         auc_ties=auc_ties,
         return_per_user=return_per_user,
+        progress=progress,
     )
 
 
@@ -495,7 +653,7 @@ def evaluate_scores(
     mask: Any | None = None,
     *,
     ks: int | Sequence[int] = (10, 100),
-    batch_size: int = DEFAULT_BATCH_SIZE,
+    batch_size: int | None = None,
     weights: ArrayLike | None = None,
     negatives: ArrayLike | None = None,
     users: ArrayLike | None = None,
@@ -531,37 +689,47 @@ def evaluate_scores(
     >>> out["ndcg@1"]
     100.0
     """
-    _check_options(average, auc_ties, batch_size)
+    _check_options(average, auc_ties)
     ks = metrics_lib._check_ks(ks)
     targets = _canonical_csr(targets, name="targets")
     mask = None if mask is None else _canonical_csr(mask, name="mask")
-    if mask is not None and mask.shape != targets.shape:
-        raise ValueError(f"mask {mask.shape} and targets {targets.shape} differ")
     if not isinstance(scores, jax.Array):
         scores = np.asarray(scores)
     if scores.shape != targets.shape:
         raise ValueError(f"scores {scores.shape} and targets {targets.shape} differ")
-    users = _check_users(users, targets.shape[0])
-    if weights is not None:
-        weights = jnp.asarray(weights, jnp.float32)
-        if weights.shape != (targets.shape[1],):
-            raise ValueError(f"weights must be [I], got {weights.shape}")
+    problem = _make_problem(
+        targets, mask, users, ks=ks, weights=weights, negatives=negatives
+    )
+    batch = _plan_batch(
+        problem,
+        batch_size=batch_size,
+        budget_bytes=None,
+        params=None,
+        num_support=None,
+        shards=1,
+    )
+    weights_dev = None if weights is None else jnp.asarray(weights, jnp.float32)
 
-    def get_scores(rows, _):
-        if isinstance(scores, jax.Array):
-            return scores[rows]
-        return jax.device_put(scores[rows])
+    def compute(padded: np.ndarray, host: dict[str, Any]) -> dict[str, jax.Array]:
+        rows = scores[padded]
+        placed = {k: None if v is None else jax.device_put(v) for k, v in host.items()}
+        return _jitted_batch_metrics(
+            jax.device_put(rows),
+            placed["targets"],
+            placed["query"],
+            weights_dev,
+            placed["psp_ideal"],
+            placed["positives"],
+            placed["negatives"],
+            ks=ks,
+        )
 
     return _run(
-        get_scores,
-        targets,
-        mask,
-        users,
-        ks=ks,
-        batch_size=batch_size,
-        weights=weights,
-        negatives=negatives,
+        problem,
+        compute,
+        batch=batch,
         average=average,
         auc_ties=auc_ties,
         return_per_user=return_per_user,
+        progress=None,
     )

@@ -227,6 +227,53 @@ def ranking_metrics(
     return out
 
 
+def ranking_sums(
+    scores: ArrayLike,
+    targets: ArrayLike,
+    mask: ArrayLike | None,
+    weights: ArrayLike,
+    *,
+    ks: int | Sequence[int] = (10, 100),
+    names: Sequence[str] = RANKING_METRICS,
+) -> dict[str, jax.Array]:
+    """Weighted sums over users of `ranking_metrics`, for averages over many batches.
+
+    A user with |T| = 0 adds 0 to every sum but its weight to ``"count"``, so
+    ``sum / count`` is the average over all users (the ∞-AE denominator). Weights
+    are 1 for real rows and 0 for the padding rows of a fixed-size batch.
+
+    Args:
+      scores: [B, I] float scores, unmasked.
+      targets: [B, I] held-out items (non-zero = in T).
+      mask: optional [B, I] seen items (non-zero = excluded from the ranking).
+      weights: [B] user weights.
+      ks: static cut-offs.
+      names: which metrics of `RANKING_METRICS` to sum (static).
+
+    Returns:
+      {"name@k": [] Σ_b w_b metric_b for every name and k, "count": [] Σ_b w_b}.
+
+    >>> out = ranking_sums(jnp.array([[2.0, 1.0, 0.0], [0.0, 1.0, 2.0]]),
+    ...                    jnp.array([[1, 0, 0], [1, 0, 0]]), None,
+    ...                    jnp.array([1.0, 1.0]), ks=(1,), names=("hr",))
+    >>> float(out["hr@1"]), float(out["count"])
+    (1.0, 2.0)
+    """
+    unknown = sorted(set(names) - set(RANKING_METRICS))
+    if unknown:
+        raise ValueError(f"unknown metrics {unknown}; valid: {RANKING_METRICS}")
+    weights = jnp.asarray(weights, jnp.float32)
+    per_user = ranking_metrics(scores, targets, mask, ks=ks)
+    out = {"count": jnp.sum(weights)}
+    for k in _check_ks(ks):
+        for name in names:
+            value = per_user[f"{name}@{k}"]
+            out[f"{name}@{k}"] = jnp.sum(
+                jnp.where(jnp.isnan(value), 0.0, value) * weights
+            )
+    return out
+
+
 def _single(name: str, scores, targets, mask, k: int, **kwargs) -> jax.Array:
     return ranking_metrics(scores, targets, mask, ks=(k,), **kwargs)[f"{name}@{k}"]
 

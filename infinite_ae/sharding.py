@@ -32,7 +32,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding
 from jax.sharding import PartitionSpec as P
 
-from infinite_ae import kernels
+from infinite_ae import kernels, solver
 from infinite_ae.types import ArrayLike
 
 USER_AXIS = "u"
@@ -255,7 +255,7 @@ def _kernel_block(spec: kernels.KernelSpec, x: jax.Array, y: jax.Array) -> jax.A
 def _predict_block(
     spec: kernels.KernelSpec, x: jax.Array, support: jax.Array, alpha: jax.Array
 ) -> jax.Array:
-    return jnp.matmul(kernels.kernel(spec, x, support), alpha, precision="highest")
+    return solver.kernel_ridge_scores(spec, solver.KRRModel(support, alpha), x)
 
 
 def sharded_kernel(

@@ -1,4 +1,9 @@
-"""Shared test set-up: strict rank promotion and the location of the real datasets."""
+"""Shared test set-up: strict rank promotion, 4 CPU devices, the real datasets.
+
+Every test process sees `NUM_CPU_DEVICES` virtual CPU devices (set before the backend
+starts), so sharded code runs on real multi-device meshes in-process; single-device
+code is unaffected (it uses the first device).
+"""
 
 import os
 import pathlib
@@ -6,7 +11,10 @@ import pathlib
 import jax
 import pytest
 
+NUM_CPU_DEVICES = 4
+
 jax.config.update("jax_numpy_rank_promotion", "raise")
+jax.config.update("jax_num_cpu_devices", NUM_CPU_DEVICES)
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 

@@ -327,6 +327,699 @@ def test_dataframe():
         loaders.load_dataframe(frame[["userId", "rating"]])
 
 
+# ------------------------------------------- text input: BOM, line endings, bad rows
+# The first bytes of a PNG image: binary junk with NUL and non-UTF-8 bytes.
+PNG_BYTES = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x01\x00"
+# Invalid UTF-8 without any control byte.
+NOT_UTF8 = b"\xff\xfe\xfa\xfb\xc3\x28\xa0\xa1"
+
+TEXT_LOADERS = {
+    "ml1m_ratings.dat": loaders.load_movielens,
+    "u.data": loaders.load_movielens,
+    "amazon.csv": loaders.load_amazon_csv,
+    "amazon_5.json": loaders.load_amazon_json,
+    "toy.inter": loaders.load_recbole,
+    "ratings_header.csv": loaders.load_csv,
+}
+
+
+def _with_bom_and_line_ending(content: bytes, line_ending: bytes) -> bytes:
+    return b"\xef\xbb\xbf" + content.replace(b"\n", line_ending)
+
+
+def _assert_same_rows(actual, expected):
+    for name in ("users", "items", "ratings", "timestamps"):
+        got, want = getattr(actual, name), getattr(expected, name)
+        assert (got is None) == (want is None), name
+        if want is not None:
+            assert got.dtype == want.dtype, name
+            np.testing.assert_array_equal(got, want, err_msg=name)
+
+
+@pytest.mark.parametrize("line_ending", [b"\r\n", b"\r"], ids=["crlf", "cr"])
+@pytest.mark.parametrize("name", sorted(TEXT_LOADERS))
+def test_bom_and_line_endings_load_like_the_plain_file(tmp_path, name, line_ending):
+    load = TEXT_LOADERS[name]
+    plain = (FIXTURES / name).read_bytes()
+    assert b"\r" not in plain and not plain.startswith(b"\xef\xbb\xbf")
+    variant = _write(tmp_path / name, _with_bom_and_line_ending(plain, line_ending))
+    _assert_same_rows(load(variant), load(FIXTURES / name))
+    # Blank lines at the very end are ignored too.
+    (tmp_path / "padded").mkdir()
+    padded = _write(tmp_path / "padded" / name, variant.read_bytes() + line_ending * 3)
+    _assert_same_rows(load(padded), load(FIXTURES / name))
+
+
+def test_bom_and_crlf_recbole_benchmark(tmp_path):
+    for suffix in ("train", "valid", "test"):
+        content = (FIXTURES / f"seq.{suffix}.inter").read_bytes()
+        _write(
+            tmp_path / f"seq.{suffix}.inter",
+            _with_bom_and_line_ending(content, b"\r\n"),
+        )
+    plain = loaders.load_recbole_benchmark(FIXTURES / "seq")
+    variant = loaders.load_recbole_benchmark(tmp_path / "seq")
+    assert variant.user_ids.tolist() == plain.user_ids.tolist()
+    assert variant.item_ids.tolist() == plain.item_ids.tolist()
+    for split in ("train", "val", "test"):
+        assert (getattr(variant, split) != getattr(plain, split)).nnz == 0
+
+
+def test_bom_is_not_part_of_the_first_id(tmp_path):
+    path = _write(tmp_path / "a.csv", b"\xef\xbb\xbfB0010,U1,5.0,1\nB0010,U2,4.0,2\n")
+    raw = loaders.load_amazon_csv(path)
+    assert raw.items.tolist() == ["B0010", "B0010"]
+    assert raw.summary()["num_items"] == 1
+
+
+MOVIELENS_ROW = b"1::10::5::900000001\n"
+AMAZON_ROW = b"B1,U1,5.0,100\n"
+JSON_ROW = b'{"reviewerID": "U1", "asin": "B1", "overall": 5.0, "unixReviewTime": 1}\n'
+INTER_HEADER = b"user_id:token\titem_id:token\trating:float\ttimestamp:float\n"
+CSV_HEADER = b"user,item,rating\n"
+
+BAD_INPUTS = [
+    # (case, loader, file name, content, pattern)
+    (
+        "ml_wrong_separator",
+        "movielens",
+        "ratings.dat",
+        b"1;10;5;900000001\n",
+        r"ratings\.dat: line 1: expected 4 fields separated by '::' \(user id, item "
+        r"id, rating, timestamp\), found 1 .*the line contains ';': wrong "
+        r"separator\? Pass sep=';'",
+    ),
+    (
+        "ml_binary_junk",
+        "movielens",
+        "ratings.dat",
+        PNG_BYTES,
+        r"ratings\.dat: line 1: user id holds the non-ASCII byte 0x89 where a number "
+        r"belongs; is this a binary file",
+    ),
+    (
+        "ml_nul_bytes",
+        "movielens",
+        "ratings.dat",
+        MOVIELENS_ROW + b"1::\x00\x01::5::900000001\n",
+        r"ratings\.dat: line 2: item id holds binary data \(byte 0x00\)",
+    ),
+    (
+        "ml_invalid_utf8",
+        "movielens",
+        "ratings.dat",
+        MOVIELENS_ROW + b"1::10::" + NOT_UTF8 + b"::900000001\n",
+        r"ratings\.dat: line 2: rating holds the non-ASCII byte 0xff",
+    ),
+    (
+        "ml_header",
+        "movielens",
+        "ratings.dat",
+        b"userId::movieId::rating::timestamp\n" + MOVIELENS_ROW,
+        r"ratings\.dat: line 1: user id must be an integer, got 'userId'; line 1 "
+        r"looks like a header: MovieLens ratings files have none",
+    ),
+    (
+        "ml_rating_too_high",
+        "movielens",
+        "ratings.dat",
+        MOVIELENS_ROW + b"1::20::99::900000002\n",
+        r"ratings\.dat: line 2: rating must be between 1 and 5 \(MovieLens stars\), "
+        r"got '99'; fix the row, or pass rating_range=",
+    ),
+    (
+        "ml_rating_negative",
+        "movielens",
+        "ratings.dat",
+        MOVIELENS_ROW + b"1::20::-3::900000002\n",
+        r"ratings\.dat: line 2: rating must be between 1 and 5 .*got '-3'",
+    ),
+    (
+        "ml_rating_nan",
+        "movielens",
+        "ratings.dat",
+        MOVIELENS_ROW + b"1::20::NaN::900000002\n",
+        r"ratings\.dat: line 2: rating must be finite, got 'NaN'",
+    ),
+    (
+        "ml_rating_empty",
+        "movielens",
+        "ratings.dat",
+        MOVIELENS_ROW + b"1::20::::900000002\n",
+        r"ratings\.dat: line 2: rating is empty",
+    ),
+    (
+        "ml_negative_user",
+        "movielens",
+        "ratings.dat",
+        MOVIELENS_ROW + b"-1::20::3::900000002\n",
+        r"ratings\.dat: line 2: user id must be an integer >= 0, got '-1'",
+    ),
+    (
+        "ml_negative_item",
+        "movielens",
+        "u.data",
+        b"1\t10\t5\t900000001\n1\t-20\t3\t900000002\n",
+        r"u\.data: line 2: item id must be an integer >= 0, got '-20'",
+    ),
+    (
+        "ml_hexadecimal_id",
+        "movielens",
+        "ratings.dat",
+        b"1::0x10::5::900000001\n",
+        r"ratings\.dat: line 1: item id must be an integer, got '0x10'",
+    ),
+    (
+        "ml_fractional_timestamp",
+        "movielens",
+        "ratings.dat",
+        MOVIELENS_ROW + b"1::20::5::9.5\n",
+        r"ratings\.dat: line 2: timestamp must be an integer number of seconds, got "
+        r"'9\.5'",
+    ),
+    (
+        "ml_truncated_last_line",
+        "movielens",
+        "ratings.dat",
+        MOVIELENS_ROW + b"1::20",
+        r"ratings\.dat: line 2: expected 4 fields .*found 2 \('1::20'\); missing: "
+        r"rating, timestamp; the file ends inside this line: is it truncated\?",
+    ),
+    (
+        "ml_missing_column",
+        "movielens",
+        "ratings.dat",
+        b"1::10::5\n2::10::4\n",
+        r"ratings\.dat: line 1: expected 4 fields .*found 3 .*missing: timestamp",
+    ),
+    (
+        "ml_blank_line",
+        "movielens",
+        "ratings.dat",
+        MOVIELENS_ROW + b"\r\n" + MOVIELENS_ROW,
+        r"ratings\.dat: line 2: empty line; delete it",
+    ),
+    (
+        "ml_empty_file",
+        "movielens",
+        "ratings.dat",
+        b"\xef\xbb\xbf\r\n\r\n",
+        r"ratings\.dat: line 1: empty file \(no data rows\)",
+    ),
+    (
+        "amazon_wrong_separator",
+        "amazon_csv",
+        "a.csv",
+        b"B1;U1;5.0;100\n",
+        r"a\.csv: line 1: expected 4 fields separated by ',' \(item id, user id, "
+        r"rating, timestamp\), found 1 .*the line contains ';': wrong separator\?",
+    ),
+    (
+        "amazon_binary_junk",
+        "amazon_csv",
+        "a.csv",
+        PNG_BYTES,
+        r"a\.csv: line 1: item id is not valid UTF-8 text \(byte 0x89\); is this a "
+        r"binary file",
+    ),
+    (
+        "amazon_nul_bytes",
+        "amazon_csv",
+        "a.csv",
+        AMAZON_ROW + b"B1,U\x002,5.0,100\n",
+        r"a\.csv: line 2: user id holds binary data \(byte 0x00\)",
+    ),
+    (
+        "amazon_control_byte_in_id",
+        "amazon_csv",
+        "a.csv",
+        AMAZON_ROW + b"B1,U\x01,5.0,100\n",
+        r"a\.csv: line 2: user id holds binary data \(byte 0x01\)",
+    ),
+    (
+        "amazon_header",
+        "amazon_csv",
+        "a.csv",
+        b"asin,reviewerID,overall,unixReviewTime\n" + AMAZON_ROW,
+        r"a\.csv: line 1: rating must be a number, got 'overall'; line 1 looks like "
+        r"a header: Amazon ratings CSV files have none",
+    ),
+    (
+        "amazon_rating_too_high",
+        "amazon_csv",
+        "a.csv",
+        AMAZON_ROW + b"B2,U1,99,100\n",
+        r"a\.csv: line 2: rating must be between 1 and 5 \(Amazon stars\), got '99'",
+    ),
+    (
+        "amazon_rating_negative",
+        "amazon_csv",
+        "a.csv",
+        AMAZON_ROW + b"B2,U1,-3,100\n",
+        r"a\.csv: line 2: rating must be between 1 and 5 .*got '-3'",
+    ),
+    (
+        "amazon_rating_nan",
+        "amazon_csv",
+        "a.csv",
+        AMAZON_ROW + b"B2,U1,nan,100\n",
+        r"a\.csv: line 2: rating must be finite, got 'nan'",
+    ),
+    (
+        "amazon_empty_user",
+        "amazon_csv",
+        "a.csv",
+        AMAZON_ROW + b"B2, ,4.0,100\n",
+        r"a\.csv: line 2: user id is empty; every row needs one",
+    ),
+    (
+        "amazon_truncated_last_line",
+        "amazon_csv",
+        "a.csv",
+        AMAZON_ROW + b"B2,U1,4.0",
+        r"a\.csv: line 2: expected 4 fields .*found 3 .*missing: timestamp; the file "
+        r"ends inside this line",
+    ),
+    (
+        "amazon_missing_column",
+        "amazon_csv",
+        "a.csv",
+        b"B1,U1,5.0\nB2,U1,4.0\n",
+        r"a\.csv: line 1: expected 4 fields .*found 3 .*missing: timestamp",
+    ),
+    (
+        "amazon_unbalanced_quote",
+        "amazon_csv",
+        "a.csv",
+        AMAZON_ROW + b'B1,"U1,5.0,100\nB2,U2,4.0,100\n',
+        r"a\.csv: line 2: unbalanced quote",
+    ),
+    (
+        "amazon_hexadecimal_timestamp",
+        "amazon_csv",
+        "a.csv",
+        AMAZON_ROW + b"B2,U1,4.0,0x1f\n",
+        r"a\.csv: line 2: timestamp must be an integer number of seconds, got '0x1f'",
+    ),
+    (
+        "amazon_empty_file",
+        "amazon_csv",
+        "a.csv",
+        b"",
+        r"a\.csv: line 1: empty file",
+    ),
+    (
+        "json_binary_junk",
+        "amazon_json",
+        "r.json",
+        PNG_BYTES,
+        r"r\.json: line 1: not valid UTF-8 text \(byte 0x89\); is this a binary file",
+    ),
+    (
+        "json_nul_bytes",
+        "amazon_json",
+        "r.json",
+        JSON_ROW + b"{\x00}\n",
+        r"r\.json: line 2: binary data \(byte 0x00\)",
+    ),
+    (
+        "json_null_user",
+        "amazon_json",
+        "r.json",
+        JSON_ROW + JSON_ROW.replace(b'"U1"', b"null"),
+        r"r\.json: line 2: reviewerID must be a string id, got null",
+    ),
+    (
+        "json_empty_item",
+        "amazon_json",
+        "r.json",
+        JSON_ROW + JSON_ROW.replace(b'"B1"', b'" "'),
+        r"r\.json: line 2: asin is empty",
+    ),
+    (
+        "json_nan_rating",
+        "amazon_json",
+        "r.json",
+        JSON_ROW + JSON_ROW.replace(b"5.0", b"NaN"),
+        r"r\.json: line 2: overall must be a finite number, got NaN",
+    ),
+    (
+        "json_null_rating",
+        "amazon_json",
+        "r.json",
+        JSON_ROW + JSON_ROW.replace(b"5.0", b"null"),
+        r"r\.json: line 2: overall must be a finite number, got null",
+    ),
+    (
+        "json_rating_out_of_range",
+        "amazon_json",
+        "r.json",
+        JSON_ROW + JSON_ROW.replace(b"5.0", b"99"),
+        r"r\.json: line 2: overall must be between 1 and 5 \(Amazon stars\), got 99",
+    ),
+    (
+        "json_fractional_time",
+        "amazon_json",
+        "r.json",
+        JSON_ROW + JSON_ROW.replace(b'"unixReviewTime": 1', b'"unixReviewTime": 1.5'),
+        r"r\.json: line 2: unixReviewTime must be an integer number of seconds, got "
+        r"1\.5",
+    ),
+    (
+        "json_truncated_last_line",
+        "amazon_json",
+        "r.json",
+        JSON_ROW + JSON_ROW[:30],
+        r"r\.json: line 2: invalid JSON .*the file ends inside this line: is it "
+        r"truncated\?",
+    ),
+    (
+        "json_missing_key",
+        "amazon_json",
+        "r.json",
+        JSON_ROW + b'{"reviewerID": "U1", "overall": 5.0, "unixReviewTime": 1}\n',
+        r"r\.json: line 2: missing key 'asin'",
+    ),
+    (
+        "recbole_wrong_separator",
+        "recbole",
+        "x.inter",
+        b"user_id:token;item_id:token\nu1;i1\n",
+        r"x\.inter: line 1: header field 'user_id:token;item_id:token' is not "
+        r"'name:type'",
+    ),
+    (
+        "recbole_wrong_separator_in_row",
+        "recbole",
+        "x.inter",
+        INTER_HEADER + b"u1;i1;5;100\n",
+        r"x\.inter: line 2: expected 4 fields separated by tab \(user_id, item_id, "
+        r"rating, timestamp\), found 1 .*the line contains ';': wrong separator\?",
+    ),
+    (
+        "recbole_binary_junk",
+        "recbole",
+        "x.inter",
+        PNG_BYTES,
+        r"x\.inter: line 1: the header is not valid UTF-8 text \(byte 0x89\)",
+    ),
+    (
+        "recbole_invalid_utf8_id",
+        "recbole",
+        "x.inter",
+        INTER_HEADER + NOT_UTF8 + b"\ti1\t5\t100\n",
+        r"x\.inter: line 2: user_id is not valid UTF-8 text \(byte 0xff\)",
+    ),
+    (
+        "recbole_nan_rating",
+        "recbole",
+        "x.inter",
+        INTER_HEADER + b"u1\ti1\tnan\t100\n",
+        r"x\.inter: line 2: rating must be finite, got 'nan'",
+    ),
+    (
+        "recbole_fractional_timestamp",
+        "recbole",
+        "x.inter",
+        INTER_HEADER + b"u1\ti1\t5\t100.5\n",
+        r"x\.inter: line 2: timestamp must be an integer number of seconds, got "
+        r"'100\.5'",
+    ),
+    (
+        "recbole_missing_column",
+        "recbole",
+        "x.inter",
+        INTER_HEADER + b"u1\ti1\t5\t100\nu2\ti2\t4\n",
+        r"x\.inter: line 3: expected 4 fields .*found 3 .*missing: timestamp",
+    ),
+    (
+        "recbole_missing_header_field",
+        "recbole",
+        "x.inter",
+        b"user_id:token\titem:token\nu1\ti1\n",
+        r"x\.inter: line 1: no field 'item_id' in header \['user_id', 'item'\]; pass "
+        r"item_field=",
+    ),
+    (
+        "recbole_no_rows",
+        "recbole",
+        "x.inter",
+        INTER_HEADER,
+        r"x\.inter: line 2: no data rows below the header",
+    ),
+    (
+        "recbole_empty_file",
+        "recbole",
+        "x.inter",
+        b"",
+        r"x\.inter: line 1: empty file \(no header\)",
+    ),
+    (
+        "csv_wrong_separator",
+        "csv",
+        "c.csv",
+        b"1;2;3\n4;5;6\n",
+        r"c\.csv: line 1: item id: no column 2, the line splits into 1 field\(s\) on "
+        r"',' .*the line contains ';': wrong separator\? pass sep=';'",
+    ),
+    (
+        "csv_wrong_separator_in_row",
+        "csv",
+        "c.csv",
+        CSV_HEADER + b"1,2,3\n4;5;6\n",
+        r"c\.csv: line 3: expected 3 fields separated by ',' \(user id \(column "
+        r"'user'\), .*found 1 .*the line contains ';': wrong separator\? Pass "
+        r"sep=';' if so",
+    ),
+    (
+        "csv_binary_junk",
+        "csv",
+        "c.csv",
+        PNG_BYTES,
+        r"c\.csv: line 1: not valid UTF-8 text \(byte 0x89\); is this a binary file",
+    ),
+    (
+        "csv_nul_bytes",
+        "csv",
+        "c.csv",
+        CSV_HEADER + b"1,2,3\nu\x00,2,3\n",
+        r"c\.csv: line 3: user id \(column 'user'\) holds binary data \(byte 0x00\)",
+    ),
+    (
+        "csv_unknown_header",
+        "csv",
+        "c.csv",
+        b"u,i\n1,2\n3,4\n",
+        r"c\.csv: line 1: column 1 holds 'u' above the number '1': line 1 looks like "
+        r"a header, but names no known user or item column .*pass header=True",
+    ),
+    (
+        "csv_rating_not_a_number",
+        "csv",
+        "c.csv",
+        CSV_HEADER + b"1,2,3\n1,3,x\n",
+        r"c\.csv: line 3: rating \(column 'rating'\) must be a number, got 'x'",
+    ),
+    (
+        "csv_rating_nan",
+        "csv",
+        "c.csv",
+        CSV_HEADER + b"1,2,3\n1,3,nan\n",
+        r"c\.csv: line 3: rating \(column 'rating'\) must be finite, got 'nan'",
+    ),
+    (
+        "csv_rating_infinite",
+        "csv",
+        "c.csv",
+        CSV_HEADER + b"1,2,3\n1,3,1e999\n",
+        r"c\.csv: line 3: rating \(column 'rating'\) must be finite, got '1e999'",
+    ),
+    (
+        "csv_empty_item",
+        "csv",
+        "c.csv",
+        CSV_HEADER + b"1,2,3\n1,,3\n",
+        r"c\.csv: line 3: item id \(column 'item'\) is empty",
+    ),
+    (
+        "csv_truncated_last_line",
+        "csv",
+        "c.csv",
+        CSV_HEADER + b"1,2,3\n1,2",
+        r"c\.csv: line 3: expected 3 fields .*found 2 .*missing: rating \(column "
+        r"'rating'\); the file ends inside this line",
+    ),
+    (
+        "csv_missing_column",
+        "csv",
+        "c.csv",
+        b"user,rating\n1,2\n",
+        r"c\.csv: line 1: cannot find the item column among \['user', 'rating'\]; "
+        r"pass item_col=",
+    ),
+    (
+        "csv_quoted_line_break",
+        "csv",
+        "c.csv",
+        CSV_HEADER + b'1,"2\n3",4\n',
+        r"c\.csv: line 2: unbalanced quote",
+    ),
+    (
+        "amazon_blank_line",
+        "amazon_csv",
+        "a.csv",
+        AMAZON_ROW + b"\n" + AMAZON_ROW,
+        r"a\.csv: line 2: empty line; delete it",
+    ),
+    (
+        "recbole_blank_line",
+        "recbole",
+        "x.inter",
+        b"user_id:token\titem_id:token\nu1\ti1\n\nu2\ti2\n",
+        r"x\.inter: line 3: empty line; delete it",
+    ),
+    (
+        "csv_blank_line",
+        "csv",
+        "c.csv",
+        b"a,b\n\t\nc,d\n",
+        r"c\.csv: line 2: empty line; delete it",
+    ),
+    (
+        "csv_empty_file",
+        "csv",
+        "c.csv",
+        b"\xef\xbb\xbf",
+        r"c\.csv: line 1: empty file",
+    ),
+]
+
+LOADERS = {
+    "movielens": loaders.load_movielens,
+    "amazon_csv": loaders.load_amazon_csv,
+    "amazon_json": loaders.load_amazon_json,
+    "recbole": loaders.load_recbole,
+    "csv": loaders.load_csv,
+}
+
+
+@pytest.mark.parametrize(
+    "loader, name, content, pattern",
+    [case[1:] for case in BAD_INPUTS],
+    ids=[case[0] for case in BAD_INPUTS],
+)
+def test_bad_input_names_file_line_and_field(tmp_path, loader, name, content, pattern):
+    path = _write(tmp_path / name, content)
+    with pytest.raises(ValueError, match=pattern) as raised:
+        LOADERS[loader](path)
+    assert str(raised.value).startswith(f"{path}:")
+
+
+def test_bad_input_found_by_bisection_in_a_large_file(tmp_path):
+    rows = [
+        f"{u}::{u % 97 + 1}::{u % 5 + 1}::{900000000 + u}\n" for u in range(1, 50001)
+    ]
+    good = "".join(rows).encode()
+    for row, bad in ((37_123, "7::8::x::9\n"), (49_999, "7::8\n"), (1, "7;8;1;9\n")):
+        content = "".join(rows[: row - 1] + [bad] + rows[row:]).encode()
+        path = _write(tmp_path / "ratings.dat", content)
+        with pytest.raises(ValueError, match=rf"ratings\.dat: line {row}: "):
+            loaders.load_movielens(path)
+    # A NUL byte late in the file: an earlier unparsable line is still the one
+    # reported; without one, the NUL byte is.
+    content = good.replace(rows[45_000].encode(), b"7::\x00::1::9\n")
+    path = _write(tmp_path / "ratings.dat", content)
+    with pytest.raises(ValueError, match=r"ratings\.dat: line 45001: item id holds"):
+        loaders.load_movielens(path)
+    content = content.replace(rows[40].encode(), b"7::8::x::9\n")
+    path = _write(tmp_path / "ratings.dat", content)
+    with pytest.raises(ValueError, match=r"ratings\.dat: line 41: rating must be"):
+        loaders.load_movielens(path)
+    raw = loaders.load_movielens(_write(tmp_path / "ratings.dat", good))
+    assert len(raw) == 50000 and raw.timestamps[-1] == 900050000
+
+
+def test_rating_range_option(tmp_path):
+    path = _write(tmp_path / "ratings.dat", b"1::10::0.5::1\n1::20::99::2\n")
+    with pytest.raises(ValueError, match=r"line 1: rating must be between 1 and 5"):
+        loaders.load_movielens(path)
+    with pytest.raises(ValueError, match=r"line 2: rating must be between 0.5 and 5"):
+        loaders.load_movielens(path, rating_range=(0.5, 5))
+    assert loaders.load_movielens(path, rating_range=None).ratings.tolist() == [0.5, 99]
+    path = _write(tmp_path / "r.csv", b"user,item,rating\n1,2,-7\n")
+    assert loaders.load_csv(path).ratings.tolist() == [-7]
+    with pytest.raises(ValueError, match=r"r\.csv: line 2: rating \(column 'rating'\)"):
+        loaders.load_csv(path, rating_range=(1, 5))
+    path = _write(tmp_path / "a.csv", b"B1,U1,0,100\n")
+    assert loaders.load_amazon_csv(path, rating_range=None).ratings.tolist() == [0]
+    path = _write(tmp_path / "r.json", JSON_ROW.replace(b"5.0", b"0"))
+    assert loaders.load_amazon_json(path, rating_range=(0, 5)).ratings.tolist() == [0]
+    path = _write(tmp_path / "x.inter", INTER_HEADER + b"u\ti\t11\t100.0\n")
+    raw = loaders.load_recbole(path)
+    assert raw.ratings.tolist() == [11] and raw.timestamps.tolist() == [100]
+    with pytest.raises(ValueError, match=r"x\.inter: line 2: rating must be between"):
+        loaders.load_recbole(path, rating_range=(1, 10))
+
+
+def test_csv_header_chosen_by_column_names(tmp_path):
+    path = _write(tmp_path / "c.csv", b"u,i\n1,2\n3,4\n")
+    raw = loaders.load_csv(path, user_col="u", item_col="i")
+    assert raw.users.tolist() == [1, 3] and raw.items.tolist() == [2, 4]
+    raw = loaders.load_csv(path, header=False, id_type="str")
+    assert raw.users.tolist() == ["u", "1", "3"]
+    # Strings on both lines cannot be told from data: read as data.
+    path = _write(tmp_path / "d.csv", b"u,i\nalice,book\n")
+    assert loaders.load_csv(path).users.tolist() == ["u", "alice"]
+
+
+def test_multi_character_separators(tmp_path):
+    # Ids may contain one character of the separator.
+    path = _write(tmp_path / "a.txt", "u:1::i:2::4\nu:2::i:1::5\n")
+    raw = loaders.load_csv(path, sep="::")
+    assert raw.users.tolist() == ["u:1", "u:2"] and raw.items.tolist() == ["i:2", "i:1"]
+    path = _write(tmp_path / "b.txt", "1||2||3.5||100\n4||5||1||200\n")
+    raw = loaders.load_csv(path, sep="||")
+    assert raw.users.tolist() == [1, 4] and raw.ratings.tolist() == [3.5, 1.0]
+    path = _write(tmp_path / "ratings.dat", "1||2||3||4\n")
+    assert loaders.load_movielens(path, sep="||").items.tolist() == [2]
+    path = _write(tmp_path / "c.txt", "1 -> 2\n3 -> 4\n")
+    assert loaders.load_csv(path, sep=" -> ").items.tolist() == [2, 4]
+
+
+def test_text_fields_parse_like_before(tmp_path):
+    # Surrounding whitespace, quoting and a missing final line break.
+    path = _write(tmp_path / "a.csv", b' B1 ,"U,1",5,100\nB2,"say ""hi""",4.0,1e2')
+    raw = loaders.load_amazon_csv(path)
+    assert raw.items.tolist() == ["B1", "B2"]
+    assert raw.users.tolist() == ["U,1", 'say "hi"']
+    assert raw.timestamps.tolist() == [100, 100]
+    path = _write(tmp_path / "b.csv", "user,item\n é ,ü\n".encode("latin-1"))
+    raw = loaders.load_csv(path, encoding="latin-1")
+    assert raw.users.tolist() == ["é"] and raw.items.tolist() == ["ü"]
+    with pytest.raises(ValueError, match=r"b\.csv: line 2: user id \(column 'user'\)"):
+        loaders.load_csv(path)
+
+
+def test_missing_final_line_break_is_logged(tmp_path, caplog):
+    path = _write(tmp_path / "ratings.dat", MOVIELENS_ROW + b"1::20::3::900000002")
+    with caplog.at_level("WARNING"):
+        assert len(loaders.load_movielens(path)) == 2
+    assert "ratings.dat: line 2: no line break at the end of the file" in caplog.text
+
+
+def test_infinite_ae_negative_ids(tmp_path):
+    directory = _write_infinite_ae(tmp_path / "neg", [0, -1], [1, 2], [1, 1], [0, 0])
+    with pytest.raises(
+        ValueError,
+        match=r"total_data\.hdf5: dataset 'user' row 1: ids must be integers >= 0, "
+        r"got -1",
+    ):
+        loaders.load_infinite_ae(directory)
+    directory = _write_infinite_ae(tmp_path / "neg2", [0, 1], [1, -2], [1, 1], [0, 0])
+    with pytest.raises(ValueError, match=r"dataset 'item' row 1: ids must be"):
+        loaders.load_infinite_ae_raw(directory)
+
+
 # ---------------------------------------------------------------------- real data
 def _sha256(path):
     return hashlib.sha256(path.read_bytes()).hexdigest()

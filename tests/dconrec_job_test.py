@@ -9,7 +9,7 @@ import pytest
 from absl.testing import absltest
 
 from configs import dconrec_quick
-from experiments import pipeline
+from experiments import pipeline, settings
 from experiments.jobs import dconrec
 from infinite_ae import data as data_lib
 from infinite_ae.dconrec import export
@@ -144,7 +144,7 @@ class PresetTest(absltest.TestCase):
         config = _config()
         config.dconrec.preset = "official_code"
         config.lock()
-        section = dconrec._effective_section(config.dconrec)
+        section = settings.from_config(config).dconrec
         self.assertFalse(section.variance_reduction)
         self.assertFalse(section.common_random_numbers)
         self.assertEqual(section.budget_mode, "official")
@@ -159,17 +159,19 @@ class PresetTest(absltest.TestCase):
         self.assertTrue(config.dconrec.variance_reduction)
         config.dconrec.unlock()
         config.dconrec.preset = "clean"
-        self.assertIs(dconrec._effective_section(config.dconrec), config.dconrec)
+        self.assertTrue(settings.from_config(config).dconrec.variance_reduction)
         config.dconrec.preset = "paper"
-        with self.assertRaisesRegex(ValueError, "official_code"):
-            dconrec._effective_section(config.dconrec)
+        with self.assertRaisesRegex(
+            ValueError, "config.dconrec.preset='paper': valid: 'clean', 'official_code'"
+        ):
+            settings.from_config(config)
 
 
 def _load_data():
     from experiments import datasets
 
     config = _config()
-    data = datasets.load(config.data, seed=config.seed)
+    data = datasets.load(settings.from_config(config).data, seed=config.seed)
     assert isinstance(data, data_lib.Interactions)
     return data
 

@@ -126,23 +126,62 @@ class DistillCoreTest(parameterized.TestCase):
         np.testing.assert_allclose(pred, x, atol=1e-3)
 
     def test_reg_sweep_sums_against_numpy(self):
+        # Per λ: ∞-AE fitted in float64 NumPy on the support, scores masked, then
+        # HR@k and nDCG@k summed over users by a slow loop (users without held-out
+        # items add 0 but count).
         rng = np.random.default_rng(0)
-        scores = jnp.asarray(rng.standard_normal((5, 12)), jnp.float32)
-        targets = (rng.random((5, 12)) < 0.3).astype(np.float32)
-        targets[:4, 0] = 1  # every user but the last has held-out items
-        targets[4] = 0  # a user without held-out items counts as 0
-        mask = (rng.random((5, 12)) < 0.2).astype(np.float32) * (1 - targets)
-        self.assertGreater(targets[:4].sum(1).min(), 0)
-        out = validation.ranking_sums(
-            scores, jnp.asarray(targets), jnp.asarray(mask), jnp.ones(5), ks=(3,)
-        )
-        expected = 0.0
-        for u in range(4):
-            s = np.where(mask[u] > 0, -np.inf, np.asarray(scores[u]))
-            top = np.argsort(-s)[:3]
-            expected += targets[u, top].sum() / min(targets[u].sum(), 3)
-        np.testing.assert_allclose(float(out["hr@3"]), expected, rtol=1e-6)
-        self.assertEqual(float(out["count"]), 5.0)
+        support = (rng.random((6, 12)) < 0.4).astype(np.float32)
+        queries = (rng.random((5, 12)) < 0.3).astype(np.float32)
+        targets = (rng.random((5, 12)) < 0.3).astype(np.float32) * (1 - queries)
+        targets[:4, 11] = 1 - queries[:4, 11]
+        targets[4] = 0
+        regs = (1e-3, 0.1, 1.0)
+        spec = kernels.KernelSpec()
+        learner = distill.KernelRidgeLearner(spec)
+        out = jax.jit(validation.reg_sweep_sums, static_argnames=("learner", "ks"))(
+            support, queries, targets, queries, jnp.ones(5), jnp.asarray(regs),
+            learner=learner, ks=(3, 5),
+        )  # fmt: skip
+        with jax.enable_x64(True):
+            k_ss = np.asarray(kernels.kernel(spec, jnp.asarray(support, jnp.float64)))
+            k_qs = np.asarray(
+                kernels.kernel(
+                    spec,
+                    jnp.asarray(queries, jnp.float64),
+                    jnp.asarray(support, jnp.float64),
+                )
+            )
+        for r, reg in enumerate(regs):
+            ridge = reg * np.trace(k_ss) / k_ss.shape[0]
+            alpha = np.linalg.solve(k_ss + ridge * np.eye(6), support)
+            scores = k_qs @ alpha
+            for k in (3, 5):
+                hr = ndcg = 0.0
+                for u in range(5):
+                    positives = np.flatnonzero(targets[u])
+                    if positives.size == 0:
+                        continue
+                    ranked = np.argsort(-np.where(queries[u] > 0, -np.inf, scores[u]))
+                    hits = np.isin(ranked[:k], positives)
+                    m = min(positives.size, k)
+                    hr += hits.sum() / m
+                    dcg = np.sum(hits / np.log2(np.arange(k) + 2))
+                    ndcg += dcg / np.sum(1 / np.log2(np.arange(m) + 2))
+                np.testing.assert_allclose(out[f"hr@{k}"][r], hr, rtol=1e-5)
+                np.testing.assert_allclose(out[f"ndcg@{k}"][r], ndcg, rtol=1e-5)
+            self.assertEqual(float(out["count"][r]), 5.0)
+            self.assertTrue(bool(out["finite"][r]))
+
+    def test_reg_sweep_marks_nonfinite_fits(self):
+        # A support of repeated rows makes K singular: λ = 1e-8 gives NaN α.
+        rng = np.random.default_rng(3)
+        support = np.tile((rng.random((3, 20)) < 0.3), (4, 1)).astype(np.float32)
+        out = validation.reg_sweep_sums(
+            support, support[:4], support[:4], support[:4] * 0, jnp.ones(4),
+            jnp.asarray([1e-8, 1.0]), learner=distill.KernelRidgeLearner(), ks=(5,),
+        )  # fmt: skip
+        self.assertEqual(out["finite"].tolist(), [False, True])
+        self.assertTrue(np.all(np.isfinite(np.asarray(out["ndcg@5"]))))
 
 
 class BaselinesTest(absltest.TestCase):

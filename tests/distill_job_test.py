@@ -79,7 +79,7 @@ class DistillJobTest(absltest.TestCase):
             distill_cf._after_step_hook = None
         self.assertFalse((workdir / "results.json").exists())
         resumed = pipeline.run(_config(), workdir)
-        self.assertEqual(resumed["best_step"], self.reference["best_step"])
+        self.assertEqual(resumed["best"], self.reference["best"])
         self.assertEqual(resumed["test"], self.reference["test"])
         with (
             np.load(workdir / "distilled.npz") as a,
@@ -100,25 +100,40 @@ class SelectMetricTest(absltest.TestCase):
     def test_unknown_validation_metric_is_named(self):
         config = _config()
         config.distill.reg_select_metric = "hr@7"
-        with self.assertRaisesRegex(ValueError, "'hr@7'.*reg_select_metric"):
-            pipeline.run(config, pathlib.Path(tempfile.mkdtemp()) / "bad_metric")
+        workdir = pathlib.Path(tempfile.mkdtemp()) / "bad_metric"
+        with self.assertRaisesRegex(
+            ValueError, r"config.distill.reg_select_metric='hr@7': valid: hr@10"
+        ):
+            pipeline.run(config, workdir)
+        self.assertFalse(workdir.exists())  # refused before anything was written
 
 
 class ValidationRowsTest(absltest.TestCase):
     def test_fixed_subset_of_users_with_validation_items(self):
         data = data_lib.make_synthetic(300, 50, mean_degree=8.0, seed=1)
-        full = distill_cf._validation_rows(data, 0, seed=3)
+        rng = lambda: np.random.default_rng([3, 3])
+        full = distill_cf._validation_rows(data, 0, rng())
         self.assertIs(full[0], data.train)
-        train, val = distill_cf._validation_rows(data, 40, seed=3)
+        train, val = distill_cf._validation_rows(data, 40, rng())
         self.assertEqual(train.shape, (40, 50))
         self.assertTrue(np.all(np.diff(val.indptr) > 0))
-        again = distill_cf._validation_rows(data, 40, seed=3)
+        again = distill_cf._validation_rows(data, 40, rng())
         np.testing.assert_array_equal(train.toarray(), again[0].toarray())
-        # Each kept row pairs a user's train row with the same user's val row.
-        users = [
-            np.flatnonzero((data.val.toarray() == row).all(1)) for row in val.toarray()
-        ]
-        self.assertTrue(all(len(u) >= 1 for u in users))
+
+        def users_with(train_rows, val_rows):
+            # Users whose train row AND val row equal the kept pair.
+            all_train, all_val = data.train.toarray(), data.val.toarray()
+            return [
+                np.flatnonzero((all_train == t).all(1) & (all_val == v).all(1))
+                for t, v in zip(train_rows, val_rows, strict=True)
+            ]
+
+        # Each kept row pairs a user's train row with the same user's val row ...
+        matches = users_with(train.toarray(), val.toarray())
+        self.assertTrue(all(len(m) >= 1 for m in matches))
+        # ... which this check can tell from a shifted pairing.
+        shifted = users_with(train.toarray(), np.roll(val.toarray(), 1, axis=0))
+        self.assertFalse(all(len(m) >= 1 for m in shifted))
 
 
 if __name__ == "__main__":

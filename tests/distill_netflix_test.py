@@ -6,12 +6,11 @@ items, 2 steps) through `pipeline.run`; the slow one runs ``:small`` as shipped.
 
 import json
 
-import ml_collections
 import numpy as np
 import pytest
 
 from configs import distill_netflix
-from experiments import datasets, pipeline
+from experiments import datasets, pipeline, settings
 
 
 def _tiny_config():
@@ -47,19 +46,21 @@ def test_configs_build():
 
 
 def test_dataset_profile():
-    cfg = _tiny_config().data
-    data = datasets.load(cfg, seed=3)
+    config = _tiny_config()
+    data = datasets.load(settings.from_config(config).data, seed=3)
     assert data.shape == (600, 1_500)
     assert data.name == "netflix"
     assert data.info["item_calibration"] is not None
     degrees = sum(np.diff(m.indptr) for m in (data.train, data.val, data.test))
     assert np.median(degrees) == 96
-    cfg.synthetic.calibrate = False
-    assert datasets.load(cfg, seed=3).info["item_calibration"] is None
-    bad = ml_collections.ConfigDict(cfg.to_dict())
-    bad.synthetic.profile = "amazon"
-    with pytest.raises(ValueError, match="netflix"):
-        datasets.load(bad, seed=0)
+    config.data.synthetic.calibrate = False
+    uncalibrated = datasets.load(settings.from_config(config).data, seed=3)
+    assert uncalibrated.info["item_calibration"] is None
+    config.data.synthetic.profile = "amazon"
+    with pytest.raises(
+        ValueError, match="config.data.synthetic.profile='amazon': valid: '', 'netflix'"
+    ):
+        settings.from_config(config)
 
 
 def test_small_variant_end_to_end(tmp_path):

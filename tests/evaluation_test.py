@@ -8,7 +8,7 @@ import numpy as np
 import scipy.sparse as sp
 from absl.testing import absltest, parameterized
 
-from infinite_ae import evaluation, metrics
+from infinite_ae import evaluation, metrics, sharding, solver
 
 RTOL = 1e-5
 ATOL = 1e-4  # metrics are ×100
@@ -328,16 +328,101 @@ class EvaluateTest(parameterized.TestCase):
             evaluation.evaluate(_score_fn, data, split="train")
         with self.assertRaisesRegex(ValueError, "average"):
             evaluation.evaluate(_score_fn, data, average="mean")
-        with self.assertRaisesRegex(ValueError, "NaN"):
+        with self.assertRaisesRegex(solver.NonFiniteError, "23 users are not finite"):
             evaluation.evaluate(lambda q, u: q * jnp.nan, data, ks=KS, psp=False)
-        one_nan = lambda q, u: _score_fn(q, u).at[3, 7].set(jnp.nan)
-        with self.assertRaisesRegex(ValueError, "1 users contain NaN"):
-            evaluation.evaluate(one_nan, data, ks=KS, psp=False, batch_size=NUM_USERS)
+        for bad in (jnp.nan, jnp.inf, -jnp.inf):
+            one_bad = lambda q, u, bad=bad: _score_fn(q, u).at[3, 7].set(bad)
+            with self.assertRaisesRegex(
+                ValueError, r"1 users are not finite .*first user index 3.*ridge"
+            ):
+                evaluation.evaluate(
+                    one_bad, data, ks=KS, psp=False, batch_size=NUM_USERS
+                )
         with self.assertRaisesRegex(ValueError, "scores must be"):
             evaluation.evaluate(lambda q, u: q[:, :3], data, ks=KS)
         with self.assertRaisesRegex(ValueError, "negatives"):
             evaluation.evaluate(
                 _score_fn, data, ks=KS, negatives=np.zeros((3, 2), np.int32)
+            )
+
+
+def _pure_score(params, query_rows):
+    """A pure scorer (no user ids): query rows times an item mixing matrix."""
+    return query_rows @ params["mix"]
+
+
+def _stored_zero_data():
+    """_tiny_data with an explicitly stored zero in user 2's empty test row."""
+    data = _tiny_data(3)
+    test = data.test.tocoo()
+    rows = np.concatenate([test.row, [2]])
+    cols = np.concatenate([test.col, [4]])
+    vals = np.concatenate([test.data, [0.0]]).astype(np.float32)
+    data.test = sp.csr_matrix((vals, (rows, cols)), shape=test.shape)
+    assert data.test.nnz == test.nnz + 1  # the zero is stored
+    return data
+
+
+class ModesAgreeTest(parameterized.TestCase):
+    """Batched, budget-tiled, sharded and fused runs give identical metrics."""
+
+    @parameterized.parameters("val", "test")
+    def test_all_modes_identical(self, split):
+        data = _stored_zero_data()
+        negatives = _negatives(data)
+        params = {"mix": jnp.asarray(_ITEM_MIX, jnp.float32)}
+        host = lambda q, u: _pure_score(params, q)
+        common = dict(split=split, ks=KS, negatives=negatives)
+        reference = evaluation.evaluate(host, data, batch_size=NUM_USERS, **common)
+        # User 2's test row holds only a stored zero: it has no held-out items.
+        matrix = getattr(data, split)
+        empty = int(np.sum(np.asarray((matrix != 0).sum(axis=1)).ravel() == 0))
+        self.assertEqual(reference["num_users_skipped_empty"], empty)
+        self.assertEqual(data.test.getnnz(axis=1)[2], 1)
+        runs = {
+            "batch": evaluation.evaluate(host, data, batch_size=5, **common),
+            "fused": evaluation.evaluate(
+                _pure_score, data, params=params, batch_size=6, **common
+            ),
+            "budget": evaluation.evaluate(
+                _pure_score, data, params=params, budget_bytes=10_000, **common
+            ),
+        }
+        for devices in sorted({1, 2, len(jax.devices())}):
+            mesh = sharding.make_user_mesh(devices)
+            runs[f"mesh{devices}"] = evaluation.evaluate(
+                _pure_score, data, params=params, mesh=mesh, batch_size=6, **common
+            )
+            runs[f"mesh{devices}_host"] = evaluation.evaluate(
+                host, data, mesh=mesh, batch_size=6, **common
+            )
+        for name, out in runs.items():
+            self.assertEqual(set(out), set(reference), name)
+            for key, value in reference.items():
+                np.testing.assert_allclose(
+                    out[key], value, rtol=1e-6, atol=1e-6, err_msg=f"{name} {key}"
+                )
+
+    def test_budget_plans_several_batches(self):
+        data = _tiny_data()
+        params = {"mix": jnp.asarray(_ITEM_MIX, jnp.float32)}
+        seen = []
+
+        def scorer(p, q):
+            seen.append(q.shape[0])
+            return _pure_score(p, q)
+
+        evaluation.evaluate(
+            scorer, data, params=params, budget_bytes=10_000, ks=KS, psp=False
+        )
+        self.assertLess(seen[0], NUM_USERS)
+        with self.assertRaisesRegex(ValueError, "not both"):
+            evaluation.evaluate(
+                _score_fn, data, batch_size=4, budget_bytes=10_000, ks=KS
+            )
+        with self.assertRaisesRegex(ValueError, "too small"):
+            evaluation.evaluate(
+                _pure_score, data, params=params, budget_bytes=10, ks=KS
             )
 
 

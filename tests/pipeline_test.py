@@ -1,13 +1,16 @@
 """End-to-end tests of the shell: experiments.run on tiny configs, config handling."""
 
 import json
+import logging
 import subprocess
 import sys
 
 import pytest
+from absl import flags
 
 from configs import base
-from experiments import datasets, jobs, pipeline
+from experiments import datasets, jobs, pipeline, settings
+from experiments import workdir as workdir_lib
 from infinite_ae import io
 from tests.conftest import PROJECT_ROOT
 
@@ -62,12 +65,12 @@ def test_unknown_method_and_dataset_are_named():
         jobs.get_job("nope")
     config = _tiny_config()
     config.data.name = "nope"
-    with pytest.raises(ValueError, match="config.data.name"):
-        datasets.load(config.data, seed=0)
+    with pytest.raises(ValueError, match="config.data.name='nope': valid: 'synthetic'"):
+        settings.from_config(config)
     config.data.name = "csv"
     config.data.path = "/does/not/exist.csv"
     with pytest.raises(FileNotFoundError, match="config.data.path"):
-        datasets.load(config.data, seed=0)
+        datasets.load(settings.from_config(config).data, seed=0)
 
 
 def test_format_table_lists_val_and_test():
@@ -139,3 +142,111 @@ def test_ease_ml1m_matches_the_reference_ease(tmp_path, real_data):
     assert results["reg"] == 1000.0
     assert results["test"]["ndcg@10"] == pytest.approx(34.07, abs=0.10)
     assert results["test"]["hr@10"] == pytest.approx(32.26, abs=0.10)
+
+
+def test_workdir_of_a_different_config_is_refused_without_checkpoints(tmp_path):
+    config = _tiny_config("popularity")
+    pipeline.run(config, tmp_path)
+    before = (tmp_path / "results.json").read_text()
+    changed = _tiny_config("popularity")
+    changed.seed = config.seed + 1
+    with pytest.raises(ValueError) as error:
+        pipeline.run(changed, tmp_path)
+    message = str(error.value)
+    assert str(tmp_path) in message and "config.json" in message
+    assert f"seed ({config.seed} -> {config.seed + 1})" in message
+    assert "--overwrite" in message and "--workdir" in message
+    assert (tmp_path / "results.json").read_text() == before
+    assert json.loads((tmp_path / "config.json").read_text())["seed"] == config.seed
+
+
+def test_workdir_with_results_of_a_different_config_is_refused(tmp_path):
+    config = _tiny_config("popularity")
+    io.atomic_write_json(tmp_path / "results.json", {"config_hash": "0123abcd"})
+    with pytest.raises(ValueError, match="results.json has config_hash 0123abcd"):
+        workdir_lib.prepare_workdir(tmp_path, config)
+    io.atomic_write_json(
+        tmp_path / "results.json", {"config_hash": workdir_lib.config_hash(config)}
+    )
+    workdir_lib.prepare_workdir(tmp_path, config)
+    assert json.loads((tmp_path / "config.json").read_text())["method"] == "popularity"
+
+
+def test_checkpoints_without_config_json_are_refused(tmp_path):
+    io.save_checkpoint(tmp_path / "checkpoints", 3, {"x": 0})
+    with pytest.raises(ValueError, match="no config.json") as error:
+        workdir_lib.prepare_workdir(tmp_path, _tiny_config())
+    assert str(tmp_path / "checkpoints") in str(error.value)
+
+
+def test_overwrite_removes_the_old_run_first(tmp_path, caplog):
+    pipeline.run(_tiny_config("popularity"), tmp_path)
+    io.save_checkpoint(tmp_path / "checkpoints", 0, {"x": 0})
+    io.atomic_save_npz(tmp_path / "distilled.npz", data=[1, 2])
+    io.MetricWriter(tmp_path / "metrics.jsonl").write_scalars(5, {"loss": 1.0})
+    changed = _tiny_config("popularity")
+    changed.seed = 7
+    with caplog.at_level(logging.WARNING):
+        results = pipeline.run(changed, tmp_path, overwrite=True)
+    assert "removing the previous run" in caplog.text
+    for name in ("checkpoints/", "distilled.npz", "metrics.jsonl", "results.json"):
+        assert name in caplog.text
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "config.json",
+        "metrics.jsonl",
+        "results.json",
+    ]
+    assert io.read_jsonl(tmp_path / "metrics.jsonl") == []
+    assert json.loads((tmp_path / "config.json").read_text())["seed"] == 7
+    written = json.loads((tmp_path / "results.json").read_text())
+    assert written["config_hash"] == results["config_hash"]
+    assert written["config_hash"] == workdir_lib.config_hash(changed)
+
+
+def test_clear_workdir_leaves_a_directory_without_run_artefacts(tmp_path):
+    (tmp_path / "notes.txt").write_text("keep me")
+    assert workdir_lib.clear_workdir(tmp_path) == []
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+    workdir_lib.prepare_workdir(tmp_path, _tiny_config(), overwrite=True)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["config.json", "notes.txt"]
+
+
+def test_same_config_resumes_from_the_newest_readable_checkpoint(tmp_path, caplog):
+    config = _tiny_config()
+    checkpoint_dir = tmp_path / "checkpoints"
+    workdir_lib.prepare_workdir(tmp_path, config)
+    io.save_checkpoint(checkpoint_dir, 2, {"x": 0})
+    newest = io.save_checkpoint(checkpoint_dir, 4, {"x": 1})
+    newest.write_bytes(b"")
+    workdir_lib.prepare_workdir(tmp_path, config)
+    with caplog.at_level(logging.WARNING):
+        assert workdir_lib.find_resume_step(checkpoint_dir) == 2
+    assert str(newest) in caplog.text and "empty" in caplog.text
+    assert io.latest_checkpoint(checkpoint_dir) == 2
+    assert (checkpoint_dir / "step_00000004.npz.unreadable").exists()
+
+
+# config_flags loads the config file with the deprecated `load_module`.
+@pytest.mark.filterwarnings("ignore:the load_module:DeprecationWarning")
+def test_cli_passes_overwrite(tmp_path, monkeypatch):
+    from experiments import run as run_cli
+
+    calls = []
+    monkeypatch.setattr(
+        pipeline,
+        "run",
+        lambda config, workdir, *, overwrite=False: calls.append((workdir, overwrite)),
+    )
+    argv = [
+        "run",
+        f"--config={PROJECT_ROOT / 'configs' / 'quickstart.py'}",
+        f"--workdir={tmp_path}",
+    ]
+    try:
+        for extra, expected in (([], False), (["--overwrite"], True)):
+            flags.FLAGS.unparse_flags()
+            flags.FLAGS(argv + extra)
+            run_cli.main(["run"])
+            assert calls[-1] == (str(tmp_path), expected)
+    finally:
+        flags.FLAGS.unparse_flags()

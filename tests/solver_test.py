@@ -64,13 +64,6 @@ class FitTest(parameterized.TestCase):
                 rtol=RTOL[dtype],
                 atol=ATOL[dtype] * 10,
             )
-            # Negative reg means |reg|, as in the original code.
-            np.testing.assert_allclose(
-                _fit(k, x, -reg, absolute_reg=absolute_reg).alpha,
-                fit.alpha,
-                rtol=RTOL[dtype],
-                atol=ATOL[dtype],
-            )
 
     @parameterized.named_parameters(*DTYPES)
     def test_predict_and_in_sample_identity(self, dtype):
@@ -101,18 +94,58 @@ class FitTest(parameterized.TestCase):
             np.testing.assert_allclose(_predict(k, fit), x, atol=1e-6)
             np.testing.assert_allclose(_in_sample(x, fit), x, atol=1e-9)
 
-    def test_zero_reg_float32_warns(self):
+    def test_zero_reg_warns_in_every_dtype(self):
         k, x = _problem(np.float32)
-        with self.assertWarnsRegex(RuntimeWarning, "reg = 0"):
+        with self.assertWarnsRegex(RuntimeWarning, "reg = 0.*float32.*noise"):
             solver.fit_krr(k.astype(np.float32), x.astype(np.float32), 0.0)
         with self.assertWarnsRegex(RuntimeWarning, "reg = 0"):
             list(
                 solver.sweep_krr(k.astype(np.float32), x.astype(np.float32), [0.0, 1.0])
             )
+        with jax.enable_x64(True):
+            with self.assertWarnsRegex(RuntimeWarning, "reg = 0.*ill-conditioned"):
+                solver.fit_krr(k, x, 0.0)
         with warnings.catch_warnings():
             warnings.simplefilter("error")
-            with jax.enable_x64(True):
-                solver.fit_krr(k, x, 0.0)  # fine in float64
+            solver.fit_krr(k.astype(np.float32), x.astype(np.float32), 1e-3)
+
+    def test_negative_or_nonfinite_reg_is_an_error(self):
+        k, x = _problem(np.float32)
+        for bad, text in ((-5.0, "reg=-5: the ridge must be >= 0"), (np.nan, "finite")):
+            with self.assertRaisesRegex(ValueError, text):
+                solver.fit_krr(k, x, bad)
+            with self.assertRaisesRegex(ValueError, text):
+                list(solver.sweep_krr(k, x, [1.0, bad]))
+            with self.assertRaisesRegex(ValueError, text):
+                solver.fit_model(kernels.KernelSpec(), x, bad)
+        spec = solver.fit_krr_from_spectrum
+        with self.assertRaisesRegex(ValueError, ">= 0"):
+            spec(solver.spectrum_krr(k, x), -1.0)
+
+    def test_tiny_reg_in_float32_is_marked_invalid_not_used(self):
+        # λ = 1e-8 in float32: the Cholesky factor of a singular K fails (NaN α).
+        x = np.tile((np.random.default_rng(3).random((4, 30)) < 0.3), (5, 1))
+        x = x.astype(np.float32)
+        k = np.asarray(_kernel(kernels.KernelSpec(), x))
+        with self.assertLogs(level="WARNING") as logs:
+            fits = dict(solver.sweep_krr(k, x, [1e-8, 1.0], method="cholesky"))
+        self.assertIsNone(fits[1e-8])
+        self.assertIsNotNone(fits[1.0])
+        self.assertRegex(" ".join(logs.output), r"λ=1e-08 is invalid.*float64")
+        with self.assertRaisesRegex(
+            solver.NonFiniteError,
+            r"α \(reg=1e-08, float32\) has \d+ non-finite.*float64",
+        ):
+            solver.fit_model(kernels.KernelSpec(), x, 1e-8)
+        model = solver.fit_model(kernels.KernelSpec(), x, 1.0)
+        self.assertTrue(np.all(np.isfinite(np.asarray(model.alpha))))
+
+    def test_nonfinite_kernel_raises(self):
+        k, x = _problem(np.float32)
+        k = k.copy()
+        k[1, 2] = np.nan
+        with self.assertRaisesRegex(solver.NonFiniteError, "support kernel K has 1"):
+            list(solver.sweep_krr(k, x, [1.0]))
 
     def test_reg_is_traced_and_compiles_once(self):
         k, x = _problem(np.float32)

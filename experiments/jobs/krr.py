@@ -1,7 +1,8 @@
 """Closed-form recommenders: ∞-AE (kernel ridge regression), EASE and popularity.
 
-The regulariser is chosen on validation (`config.model.select_metric`, HR@100 as
-the paper), then the chosen model is evaluated once on test.
+Stages: the regulariser is chosen on validation (`config.model.select_metric`, HR@100
+as the paper; a λ whose fit is not finite is logged and skipped), then the chosen
+model is evaluated once on test, its AUC against the shared `auc_negatives` stream.
 """
 
 from __future__ import annotations
@@ -9,112 +10,99 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import jax
-import ml_collections
+import jax.numpy as jnp
 import numpy as np
 from absl import logging
 
-from infinite_ae import evaluation, kernels, metrics, models
+from experiments import settings as settings_lib
+from experiments import streams as streams_lib
+from infinite_ae import evaluation, metrics, models
 from infinite_ae.data import Interactions
 
-
-def kernel_spec(kernel_config: ml_collections.ConfigDict) -> kernels.KernelSpec:
-    """`config.model.kernel` -> `KernelSpec`."""
-    return kernels.KernelSpec(
-        kind=kernel_config.kind,
-        depth=int(kernel_config.depth),
-        w_std=float(kernel_config.w_std),
-        b_std=float(kernel_config.b_std),
-    )
+STREAMS = streams_lib.StreamTable(numpy={})
+"""The job's random streams: only the shared AUC negatives."""
 
 
-def model_dtype(config: ml_collections.ConfigDict) -> Any:
-    """The solve dtype; float64 switches JAX to 64-bit mode first."""
-    if config.model.dtype == "float64":
-        jax.config.update("jax_enable_x64", True)
-        return jax.numpy.float64
-    if config.model.dtype != "float32":
-        raise ValueError(
-            f"config.model.dtype={config.model.dtype!r}; valid: float32, float64"
-        )
-    return jax.numpy.float32
-
-
-def auc_negatives(config: ml_collections.ConfigDict, data: Interactions, seed: int):
-    """The pooled-AUC negatives, drawn once per user with an explicit generator."""
-    if not config.eval.auc_negatives:
+def auc_negatives(
+    eval_settings: settings_lib.EvalSettings,
+    data: Interactions,
+    streams: streams_lib.Streams,
+) -> np.ndarray | None:
+    """The pooled-AUC negatives of every job: drawn once per user from the shared
+    `auc_negatives` stream (None when `config.eval.auc_negatives` is 0)."""
+    if not eval_settings.auc_negatives:
         return None
     return metrics.sample_auc_negatives(
         data.train,
         data.test,
-        num=int(config.eval.auc_negatives),
-        rng=np.random.default_rng([seed, 1]),
+        num=eval_settings.auc_negatives,
+        rng=streams.rng("auc_negatives"),
     )
 
 
-def run(config: ml_collections.ConfigDict, data: Interactions, ctx) -> dict[str, Any]:
-    """Fits the configured closed-form model, selects λ on validation, tests once."""
-    timings = {}
-    start = time.perf_counter()
-    negatives = auc_negatives(config, data, ctx.seed)
-    timings["auc_negatives"] = time.perf_counter() - start
-    eval_kwargs = {"ks": tuple(config.eval.ks)}
-    batch_size = int(config.eval.batch_size)
-    dtype = model_dtype(config)
-
-    start = time.perf_counter()
-    if config.method == "infinite_ae":
+def _fit_and_select(settings: settings_lib.Settings, data: Interactions):
+    """The model with its λ chosen on validation (popularity has no λ)."""
+    model_settings = settings.model
+    dtype = jnp.float64 if model_settings.dtype == "float64" else jnp.float32
+    common = dict(
+        metric=model_settings.select_metric,
+        batch_size=settings.eval.batch_size,
+        ks=settings.eval.ks,
+    )
+    if settings.method == "infinite_ae":
         model = models.InfiniteAE(
-            kernel_spec(config.model.kernel),
-            absolute_reg=config.model.absolute_reg,
+            model_settings.kernel.spec(),
+            absolute_reg=model_settings.absolute_reg,
             dtype=dtype,
         )
-        model.select_reg(
-            data,
-            grid=tuple(config.model.reg_grid),
-            metric=config.model.select_metric,
-            batch_size=batch_size,
-            **eval_kwargs,
-        )
-    elif config.method == "ease":
+        return model.select_reg(data, grid=model_settings.reg_grid, **common)
+    if settings.method == "ease":
         model = models.EASE(dtype=dtype)
-        model.select_reg(
-            data,
-            grid=tuple(config.model.ease_reg_grid),
-            metric=config.model.select_metric,
-            batch_size=batch_size,
-            **eval_kwargs,
-        )
-    elif config.method == "popularity":
-        model = models.Popularity().fit(data.train)
-    else:
-        raise ValueError(f"experiments.jobs.krr cannot run method {config.method!r}")
-    timings["fit_and_select"] = time.perf_counter() - start
+        return model.select_reg(data, grid=model_settings.ease_reg_grid, **common)
+    return models.Popularity().fit(data.train)
 
+
+def _log_validation(model, writer) -> dict[str, Any]:
+    """Writes one metrics.jsonl line per λ; returns the selection results."""
     val_by_reg = getattr(model, "val_metrics_", {}) or {}
     for step, (reg, val) in enumerate(val_by_reg.items()):
-        ctx.writer.write_scalars(
+        writer.write_scalars(
             step, {"reg": reg, **{f"val/{k}": v for k, v in val.items()}}
         )
     chosen = getattr(model, "reg_", None)
-    if chosen is not None:
-        logging.info("chosen regulariser %g", chosen)
+    if chosen is None:
+        return {}
+    logging.info("chosen regulariser %g", chosen)
+    return {
+        "reg": chosen,
+        "val": val_by_reg[chosen],
+        "val_by_reg": {str(reg): val for reg, val in val_by_reg.items()},
+        "selection": model.selection_,
+    }
+
+
+def run(settings: settings_lib.Settings, data: Interactions, ctx) -> dict[str, Any]:
+    """Fits the configured closed-form model, selects λ on validation, tests once."""
+    streams = streams_lib.Streams(STREAMS, settings.seed)
+    timings = {}
+    start = time.perf_counter()
+    negatives = auc_negatives(settings.eval, data, streams)
+    timings["auc_negatives"] = time.perf_counter() - start
+
+    start = time.perf_counter()
+    model = _fit_and_select(settings, data)
+    timings["fit_and_select"] = time.perf_counter() - start
+    selection = _log_validation(model, ctx.writer)
 
     start = time.perf_counter()
     test = evaluation.evaluate(
         model.score,
         data,
         split="test",
-        batch_size=batch_size,
+        ks=settings.eval.ks,
+        batch_size=settings.eval.batch_size,
         negatives=negatives,
-        **eval_kwargs,
+        progress="test",
     )
     timings["test"] = time.perf_counter() - start
-    results: dict[str, Any] = {"test": test}
-    if chosen is not None:
-        results["reg"] = chosen
-        results["val"] = val_by_reg[chosen]
-        results["val_by_reg"] = {str(reg): val for reg, val in val_by_reg.items()}
-        results["selection"] = model.selection_
-    results["timings"] = timings
-    return results
+    return {"test": test, **selection, "timings": timings}

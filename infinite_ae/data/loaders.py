@@ -1,10 +1,5 @@
 """Loaders for the common recommender data formats.
 
-Every text loader reads the whole file as bytes and parses it with vectorised NumPy
-(no per-line Python loop on the happy path). When a file is malformed, a slower pass
-finds the first bad line and raises a `ValueError` that names the file and the 1-based
-line number. Missing files raise `FileNotFoundError` naming the path.
-
 Formats:
   * GroupLens MovieLens: ML-1M ``ratings.dat`` (``::``, ISO-8859-1, plain / .gz / inside
     ``ml-1m.zip``) and ML-100K ``u.data`` (tab, plain / inside ``ml-100k.zip``).
@@ -12,15 +7,66 @@ Formats:
   * Amazon 2018 ratings-only CSV (item, user, rating, timestamp) and 5-core JSON lines.
   * RecBole atomic ``.inter`` files, including pre-split ``benchmark_filename`` sets.
   * Generic delimited text and pandas DataFrames (pandas is optional).
+
+Parsing. Delimited text (MovieLens, Amazon CSV, RecBole, `load_csv`) is parsed by
+``pyarrow.csv`` with an explicit type per column (int64, float64 or string), no
+type guessing and no null markers. pyarrow takes a one-character ASCII delimiter: a
+separator that repeats one character (ML-1M's ``::``) is split on that character with
+the empty fields in between checked, which is exact for numeric columns; any other
+multi-character separator is first replaced by a control byte absent from the file.
+Quoted fields (``"a,b"``, doubled quotes) are read in the Amazon CSV and in `load_csv`
+with a one-character separator; a quoted field may not span lines. JSON lines are read
+with the standard `json` module, one line at a time.
+
+Text. A UTF-8 byte-order mark at the start of a file is dropped, and LF, CRLF and CR
+line endings are all accepted; blank lines at the very end are ignored, a blank line
+anywhere else is an error. String ids in delimited files are UTF-8 (`load_csv` takes
+``encoding=``) with surrounding ASCII whitespace removed; numbers may have surrounding
+spaces or tabs. JSON ids are kept as written.
+
+Validation. Every problem raises `ValueError` whose message starts with
+``<file>: line <n>:`` (the 1-based line number in the file, header included), or
+``<file>:`` where no line applies, then names the field and says what to fix. Nothing
+is skipped or repaired silently. Where several lines are bad, the first line the
+parser rejects is reported (value checks such as rating ranges run after parsing).
+Checks:
+  * the file is not empty and has data rows;
+  * no binary data: no control byte other than tab (no NUL in numeric-only files,
+    where other control bytes fail as numbers), valid UTF-8 in string fields, only
+    ASCII in numeric-only formats (MovieLens);
+  * every line has the format's number of fields (wrong separator, missing column,
+    truncated last line); no field that is read may be empty;
+  * integers are plain decimal (no ``0x``, ``+`` or fraction); MovieLens user and item
+    ids and ∞-AE ids must be >= 0;
+  * ratings are finite numbers, and within ``rating_range`` where the format defines
+    one: MovieLens and Amazon (CSV and JSON) 1-5 by default; RecBole and `load_csv`
+    take any finite rating unless given a range; ``rating_range=None`` turns the range
+    check off;
+  * timestamps are whole numbers of seconds (``100`` or ``100.0``);
+  * headers: the headerless formats (MovieLens, Amazon CSV) refuse a header line with
+    a hint; RecBole requires its ``name:type`` header; `load_csv` takes a header when
+    its first line names a known user or item column, or when columns are selected by
+    name, and refuses a first line that looks like an unknown header (text above
+    numbers) instead of reading it as an interaction;
+  * Amazon JSON lines: each line one JSON object; ids non-empty strings (integers
+    are turned into strings), ratings finite numbers, timestamps whole numbers;
+    null, NaN and booleans are refused.
+A last line without a line break is read (hand-made files often lack one), and a
+warning naming the file and line is logged, since a file cut short in the middle of
+its last number cannot be told from a complete one. Missing files raise
+`FileNotFoundError` naming the path.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
+import dataclasses
 import gzip
 import hashlib
 import io
 import json
+import math
 import os
 import pathlib
 import re
@@ -31,6 +77,10 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+from absl import logging
 
 from infinite_ae.data.interactions import Interactions, RawInteractions, factorize
 
@@ -69,6 +119,10 @@ ITEM_COLUMNS = (
 )
 RATING_COLUMNS = ("rating", "ratings", "score", "overall", "stars", "rate")
 TIME_COLUMNS = ("timestamp", "time", "ts", "unixreviewtime", "unixtime", "datetime")
+
+# Valid ratings of the formats that define them (inclusive).
+MOVIELENS_RATING_RANGE = (1.0, 5.0)
+AMAZON_RATING_RANGE = (1.0, 5.0)
 
 _MOVIELENS_TAB_FILES = re.compile(r"^u(\d|a|b)?\.(data|base|test)$")
 
@@ -159,68 +213,47 @@ def read_bytes(
     return raw, source
 
 
-# ------------------------------------------------------------------ table parsing
-class _Table:
-    """Columns of a delimited file, gathered lazily as byte-string arrays.
+# ------------------------------------------------------------------- text input
+_BOM = codecs.BOM_UTF8
+# Whitespace removed around string ids (what `bytes.strip` removes).
+_WHITESPACE = " \t\n\r\x0b\x0c"
+# What pyarrow's int64 / float64 conversion accepts, minus its hexadecimal integers.
+_INT_PATTERN = r"^[ \t]*-?[0-9]+[ \t]*$"
+_FLOAT_PATTERN = (
+    r"(?i)^[ \t]*[+-]?([0-9]+\.?[0-9]*(e[+-]?[0-9]+)?|\.[0-9]+(e[+-]?[0-9]+)?"
+    r"|inf|infinity|nan)[ \t]*$"
+)
+_INT_RE = re.compile(_INT_PATTERN)
+_FLOAT_RE = re.compile(_FLOAT_PATTERN)
+# A number as a person writes one (no nan / inf), to tell data from a header line.
+_NUMBER_RE = re.compile(r"[+-]?([0-9]+\.?[0-9]*(e[+-]?[0-9]+)?|\.[0-9]+)", re.I)
+# Control bytes: binary data in a text file (tab, LF and CR are text).
+_CONTROL_BYTES = bytes([*range(0, 9), 11, 12, *range(14, 32), 127])
+_CONTROL_RE = re.compile(rb"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_HIGH_BYTE_RE = re.compile(rb"[\x80-\xff]")
+_LINE_BREAK_RE = re.compile(rb"\r\n|\r|\n")
+# Characters that can occur inside a number pyarrow parses: a separator made of one
+# of them repeated cannot be split on that single character.
+_NUMBER_CHARACTERS = frozenset("0123456789+-.eEiInNfFaAtTyYxX \t")
+_NUMERIC_KINDS = ("int", "float", "timestamp")
+# Separators suggested when a line does not split into the expected fields.
+_COMMON_SEPARATORS = (",", "\t", ";", "|", "::", " ")
 
-    Fields are located by offsets into one uint8 buffer, so only the columns a loader
-    asks for are materialised, without creating a Python object per field.
-    """
 
-    def __init__(
-        self,
-        source: str,
-        first_line: int,
-        *,
-        buffer: np.ndarray | None = None,
-        starts: np.ndarray | None = None,
-        ends: np.ndarray | None = None,
-        columns: list[np.ndarray] | None = None,
-    ):
-        self.source = source
-        self.first_line = first_line  # 1-based line number of data row 0
-        self._buffer = buffer
-        self._starts = starts  # [rows, columns] field start offsets
-        self._ends = ends
-        self._columns: dict[int, np.ndarray] = dict(enumerate(columns or []))
+def _trim_text(data: bytes) -> bytes:
+    """Drops a leading UTF-8 byte-order mark and blank lines at the end."""
+    if data.startswith(_BOM):
+        data = data[len(_BOM) :]
+    end = len(data)
+    while end and data[end - 1] in b"\r\n":
+        end -= 1
+    if data[end:] not in (b"", b"\n", b"\r\n", b"\r"):
+        data = data[:end]
+    return data
 
-    def column(self, index: int) -> np.ndarray:
-        """[rows] byte-string (``S``) array of column `index`."""
-        if index not in self._columns:
-            starts = self._starts[:, index]
-            lengths = self._ends[:, index] - starts
-            width = int(lengths.max()) if lengths.size else 0
-            if width == 0:
-                self._columns[index] = np.zeros(lengths.size, "S1")
-            else:
-                offsets = np.arange(width)
-                gather = np.minimum(starts[:, None] + offsets, self._buffer.size - 1)
-                matrix = np.where(
-                    offsets < lengths[:, None], self._buffer[gather], np.uint8(0)
-                ).astype(np.uint8)
-                self._columns[index] = matrix.view(f"S{width}").reshape(-1)
-        return self._columns[index]
 
-    def digits(self, index: int) -> np.ndarray | None:
-        """Column `index` as int64 if every field is 1-18 plain digits, else None."""
-        if self._starts is None or index in self._columns:
-            return None
-        starts = self._starts[:, index]
-        lengths = self._ends[:, index] - starts
-        if lengths.size == 0 or lengths.min() < 1 or lengths.max() > 18:
-            return None
-        value = np.zeros(lengths.size, np.int64)
-        last = self._buffer.size - 1
-        for offset in range(int(lengths.max())):
-            inside = offset < lengths
-            byte = self._buffer[np.minimum(starts + offset, last)].astype(np.int64) - 48
-            if np.any(inside & ((byte < 0) | (byte > 9))):
-                return None
-            value = np.where(inside, value * 10 + byte, value)
-        return value
-
-    def line(self, row: int) -> int:
-        return self.first_line + int(row)
+def _is_blank(data: bytes) -> bool:
+    return not data or data.isspace()
 
 
 def _normalise_newlines(data: bytes) -> bytes:
@@ -229,236 +262,545 @@ def _normalise_newlines(data: bytes) -> bytes:
     return data
 
 
-def _sep_repr(sep: bytes) -> str:
-    return {b"\t": "tab", b",": "','", b"::": "'::'", b" ": "space"}.get(
-        sep, repr(sep.decode("latin-1"))
-    )
+def _count_lines(data: bytes) -> int:
+    """Number of lines; LF, CRLF and CR each end one, a final break ends the last."""
+    breaks = data.count(b"\n")
+    if b"\r" in data:
+        breaks += data.count(b"\r") - data.count(b"\r\n")
+    return breaks + (0 if data.endswith((b"\n", b"\r")) else 1)
 
 
-def _split_table(
-    data: bytes,
-    *,
-    sep: bytes,
-    num_columns: int,
-    source: str,
-    first_line: int = 1,
-) -> _Table:
-    """Splits `data` (no header) into `num_columns` byte-string columns."""
-    data = _normalise_newlines(data).rstrip(b"\n")
-    if not data.strip():
-        raise ValueError(f"{source}: line {first_line}: empty file (no data rows)")
-    if b"\x00" in data:
-        line = first_line + data[: data.index(b"\x00")].count(b"\n")
-        raise ValueError(f"{source}: line {line}: NUL byte; is this a binary file?")
-    if sep != b"\x00":
-        data = data.replace(sep, b"\x00")
-    buffer = np.frombuffer(data, dtype=np.uint8)
-    newlines = np.flatnonzero(buffer == 10)
-    num_lines = newlines.size + 1
-    separators = np.flatnonzero(buffer == 0)
-    per_line = np.bincount(np.searchsorted(newlines, separators), minlength=num_lines)
-    bad = np.flatnonzero(per_line != num_columns - 1)
-    if bad.size:
-        row = int(bad[0])
-        start = 0 if row == 0 else int(newlines[row - 1]) + 1
-        end = int(newlines[row]) if row < newlines.size else len(data)
-        text = data[start:end]
-        if not text.strip():
-            raise ValueError(f"{source}: line {first_line + row}: empty line")
-        found = int(per_line[row]) + 1
-        shown = text.replace(b"\x00", sep)[:80].decode("latin-1")
+def _split_first_line(data: bytes) -> tuple[bytes, bytes]:
+    """(first line without its line break, the rest of `data`)."""
+    match = _LINE_BREAK_RE.search(data)
+    if match is None:
+        return data, b""
+    return data[: match.start()], data[match.end() :]
+
+
+def _sep_repr(sep: str) -> str:
+    return {"\t": "tab", " ": "space"}.get(sep, repr(sep))
+
+
+def _split_fields(text: str, sep: str, *, quoted: bool) -> list[str]:
+    """Splits one line the way the parser does (csv quoting only when `quoted`)."""
+    if quoted:
+        return next(csv.reader([text], delimiter=sep), [""])
+    return text.split(sep)
+
+
+def _transcode(data: bytes, encoding: str, source: str) -> bytes:
+    """Re-encodes `data` from `encoding` to UTF-8 (a no-op for UTF-8)."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        raise ValueError(f"unknown encoding {encoding!r}") from None
+    if name == "utf-8":
+        return data
+    try:
+        return data.decode(encoding).encode("utf-8")
+    except UnicodeDecodeError as error:
+        line = _count_lines(data[: error.start] + b"x")
         raise ValueError(
-            f"{source}: line {first_line + row}: expected {num_columns} fields "
-            f"separated by {_sep_repr(sep)}, found {found} ({shown!r}); "
-            "wrong separator or format?"
-        )
-    delimiters = np.flatnonzero((buffer == 0) | (buffer == 10))
-    starts = np.concatenate([[0], delimiters + 1]).reshape(num_lines, num_columns)
-    ends = np.concatenate([delimiters, [buffer.size]]).reshape(num_lines, num_columns)
-    return _Table(source, first_line, buffer=buffer, starts=starts, ends=ends)
+            f"{source}: line {line}: byte 0x{data[error.start]:02x} is not valid "
+            f"{encoding}; pass the file's encoding="
+        ) from None
 
 
-def _split_quoted_csv(
-    text: str, *, sep: str, num_columns: int, source: str, first_line: int
-) -> _Table:
-    """Slow path for CSV files with quoted fields (uses the csv module)."""
-    rows: list[list[str]] = []
-    reader = csv.reader(io.StringIO(text), delimiter=sep)
-    for offset, row in enumerate(reader):
-        if len(row) != num_columns:
-            line = first_line + offset
-            if not row:
-                raise ValueError(f"{source}: line {line}: empty line")
+@dataclasses.dataclass(frozen=True)
+class _Field:
+    """One column of a delimited file.
+
+    Attributes:
+        name: how messages name the field ("user id", "rating (column 'score')").
+        kind: "int" (int64), "float" (float64), "timestamp" (int64; whole floats
+            accepted), "str" (unicode, surrounding whitespace removed), "auto" (int64
+            when every value is an integer, else as "str"), "text" (unicode as is) or
+            "skip" (not converted).
+    """
+
+    name: str
+    kind: str
+
+
+class _Delimited:
+    """The body of a delimited text file, parsed by pyarrow.csv into NumPy columns.
+
+    Row r of the body is line ``first_line + r`` of the file: pyarrow keeps empty
+    lines as rows and the row count is checked against the line count, so every error
+    points at a real line. When pyarrow rejects the body, a bisection over line ranges
+    finds the first line it rejects, and that line is explained field by field.
+    """
+
+    def __init__(
+        self,
+        data: bytes,
+        *,
+        source: str,
+        sep: str,
+        fields: Sequence[_Field],
+        first_line: int = 1,
+        quoted: bool = False,
+        encoding: str = "utf-8",
+        separator_advice: str = "",
+        header_advice: str = "",
+    ):
+        """Parses `data`.
+
+        Args:
+            data: the body (no header), BOM and trailing blank lines removed.
+            source: the file, for messages.
+            sep: field separator (one or more characters).
+            fields: one `_Field` per column, in file order.
+            first_line: line number of the body's first line in the file.
+            quoted: honour csv quoting (only with a one-character separator).
+            encoding: encoding used to show a line in messages (numbers only).
+            separator_advice: appended when a line splits into one field; "{sep}"
+                stands for the separator found in the line.
+            header_advice: appended when line 1 fails on a word (a header?).
+        """
+        if not sep or "\n" in sep or "\r" in sep or '"' in sep:
             raise ValueError(
-                f"{source}: line {line}: expected {num_columns} fields separated by "
-                f"{sep!r}, found {len(row)}; wrong separator or format?"
+                f"sep must be a non-empty string without line breaks or quotes, "
+                f"got {sep!r}"
             )
-        rows.append(row)
-    if not rows:
-        raise ValueError(f"{source}: line {first_line}: empty file (no data rows)")
-    columns = [
-        np.array([row[c].encode("utf-8") for row in rows]) for c in range(num_columns)
-    ]
-    return _Table(source, first_line, columns=columns)
+        self.source = source
+        self.sep = sep
+        self.fields = list(fields)
+        self.first_line = first_line
+        self.quoted = quoted and len(sep) == 1 and sep.isascii()
+        self._encoding = encoding
+        self._separator_advice = separator_advice
+        self._header_advice = header_advice
+        self._data = data
+        self._lines: list[bytes] | None = None
+        self._arrow_error = ""
+        if _is_blank(data):
+            raise ValueError(f"{source}: line {first_line}: empty file (no data rows)")
+        self._num_lines = _count_lines(data)
+        # pyarrow's int64 conversion also reads hexadecimal ("0x1f"); where an x can
+        # occur, integers are read as strings and checked before conversion.
+        self._strict_ints = b"x" in data or b"X" in data
+        self._arrow_data, self._delimiter, self._kinds, positions = self._layout()
+        self._names = [f"f{position}" for position in range(len(self._kinds))]
+        # pyarrow would keep control bytes inside string fields; in numbers it
+        # rejects them, so there only NUL (which it may read as a space) is sought.
+        if any(kind in ("str", "auto", "text") for kind in self._kinds):
+            binary = len(data.translate(None, _CONTROL_BYTES)) != len(data)
+        else:
+            binary = b"\x00" in data
+        if binary:
+            offset = _CONTROL_RE.search(data).start()
+            binary_line = _count_lines(data[:offset] + b"x") - 1
+            raise self._explain(self._first_rejected_line(limit=binary_line))
+        table = self._read(self._arrow_data, lenient=False)
+        if table is None and "timestamp" in self._kinds:
+            table = self._read(self._arrow_data, lenient=True)
+        if table is None or table.num_rows != self._num_lines:
+            raise self._explain(self._first_rejected_line())
+        self.columns: list[np.ndarray | None] = [
+            None
+            if self.fields[index].kind == "skip"
+            else self._convert(table.column(self._names[position]), index)
+            for index, position in enumerate(positions)
+        ]
+        if not data.endswith((b"\n", b"\r")):
+            logging.warning(
+                "%s: line %d: no line break at the end of the file; if the file was "
+                "cut short, this last row may be incomplete",
+                source,
+                first_line + self._num_lines - 1,
+            )
 
+    # ----------------------------------------------------------------- parsing
+    def _layout(self) -> tuple[bytes, str, list[str], list[int]]:
+        """(bytes for pyarrow, its one-character delimiter, column kinds, positions).
 
-def _first_failure(column: np.ndarray, convert) -> int | None:
-    for row, token in enumerate(column.tolist()):
+        A separator of one repeated character is split on that character, with
+        "sep" columns (which must stay empty) between the real ones; this is exact
+        when every column is numeric, since no number contains the character. Any
+        other multi-character separator is replaced by a control byte the data lacks.
+        """
+        kinds = [field.kind for field in self.fields]
+        if len(self.sep) == 1 and self.sep.isascii():
+            return self._data, self.sep, kinds, list(range(len(kinds)))
+        character = self.sep[0]
+        if (
+            self.sep == character * len(self.sep)
+            and character.isascii()
+            and character not in _NUMBER_CHARACTERS
+            and all(kind in _NUMERIC_KINDS for kind in kinds)
+        ):
+            expanded: list[str] = []
+            positions = []
+            for index, kind in enumerate(kinds):
+                if index:
+                    expanded += ["sep"] * (len(self.sep) - 1)
+                positions.append(len(expanded))
+                expanded.append(kind)
+            return self._data, character, expanded, positions
+        for byte in (b"\x1f", b"\x1e", b"\x1d", b"\x1c"):
+            if byte not in self._data:
+                data = self._data.replace(self.sep.encode("utf-8"), byte)
+                return data, byte.decode(), kinds, list(range(len(kinds)))
+        raise ValueError(
+            f"{self.source}: the file holds every control byte 0x1c-0x1f; is it a "
+            "binary file?"
+        )
+
+    def _arrow_type(self, kind: str, *, lenient: bool) -> pa.DataType:
+        if kind == "sep":
+            return pa.null()
+        if kind == "float":
+            return pa.float64()
+        if kind in ("int", "timestamp") and self._strict_ints:
+            return pa.string()
+        if kind == "int":
+            return pa.int64()
+        if kind == "timestamp":
+            return pa.float64() if lenient else pa.int64()
+        return pa.string()
+
+    def _read(self, data: bytes, *, lenient: bool) -> pa.Table | None:
+        """Parses `data` with pyarrow; None (and the reason kept) if it refuses."""
+        types = {
+            name: self._arrow_type(kind, lenient=lenient)
+            for name, kind in zip(self._names, self._kinds, strict=True)
+            if kind != "skip"
+        }
         try:
-            convert(token)
-        except (ValueError, TypeError):
-            return row
-    return None
+            return pa_csv.read_csv(
+                pa.py_buffer(data),
+                read_options=pa_csv.ReadOptions(column_names=self._names),
+                parse_options=pa_csv.ParseOptions(
+                    delimiter=self._delimiter,
+                    quote_char='"' if self.quoted else False,
+                    ignore_empty_lines=False,
+                    newlines_in_values=False,
+                ),
+                convert_options=pa_csv.ConvertOptions(
+                    column_types=types,
+                    include_columns=list(types),
+                    null_values=[""],
+                    strings_can_be_null=False,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        except pa.ArrowException as error:
+            self._arrow_error = str(error)
+            return None
 
-
-def _parse_int(table: _Table, index: int, *, name: str) -> np.ndarray:
-    """Parses byte-string column `index` as int64 (vectorised for plain digits)."""
-    value = table.digits(index)
-    if value is not None:
-        return value
-    column = table.column(index)
-    width = column.dtype.itemsize
-    if column.size and 0 < width <= 18:
-        digits = column.view(np.uint8).reshape(column.size, width)
-        present = digits != 0
-        is_digit = (digits >= 48) & (digits <= 57)
-        if np.all(is_digit | ~present) and np.all(present[:, 0]):
-            value = np.zeros(column.size, np.int64)
-            for position in range(width):
-                value = np.where(
-                    present[:, position],
-                    value * 10 + (digits[:, position].astype(np.int64) - 48),
-                    value,
-                )
-            return value
-    row = _first_failure(column, lambda token: int(token))
-    if row is not None:
-        token = column[row].decode("latin-1")
-        raise ValueError(
-            f"{table.source}: line {table.line(row)}: {name} must be an integer, "
-            f"got {token!r}"
+    def _rejects(self, data: bytes, num_lines: int) -> bool:
+        table = self._read(data, lenient=True)
+        if table is None or table.num_rows != num_lines:
+            return True
+        return any(
+            table.column(name).null_count
+            for name, kind in zip(self._names, self._kinds, strict=True)
+            if kind in _NUMERIC_KINDS
         )
-    return np.array([int(token) for token in column.tolist()], dtype=np.int64)
 
+    def _first_rejected_line(self, limit: int | None = None) -> int:
+        """Bisects line ranges for the first line pyarrow rejects (error path only).
 
-def _parse_float(table: _Table, index: int, *, name: str) -> np.ndarray:
-    value = table.digits(index)
-    if value is not None:
-        return value.astype(np.float64)
-    column = table.column(index)
-    try:
-        value = column.astype(np.float64)
-    except ValueError:
-        row = _first_failure(column, lambda token: float(token))
-        token = column[row].decode("latin-1") if row is not None else "?"
-        raise ValueError(
-            f"{table.source}: line {table.line(row or 0)}: {name} must be a number, "
-            f"got {token!r}"
-        ) from None
-    finite = np.isfinite(value)
-    if not np.all(finite):
-        row = int(np.flatnonzero(~finite)[0])
-        raise ValueError(
-            f"{table.source}: line {table.line(row)}: {name} must be finite, "
-            f"got {column[row].decode('latin-1')!r}"
+        With `limit`, returns the first rejected line before line `limit`, or
+        `limit` itself when pyarrow accepts all lines before it.
+        """
+        data = _normalise_newlines(self._arrow_data)
+        breaks = np.flatnonzero(np.frombuffer(data, np.uint8) == 10) + 1
+        starts = np.concatenate([[0], breaks])
+        if starts[-1] != len(data):
+            starts = np.append(starts, len(data))
+        low, high = 0, self._num_lines
+        if limit is not None:
+            if limit == 0 or not self._rejects(data[: starts[limit]], limit):
+                return limit
+            high = limit
+        while high - low > 1:
+            middle = (low + high) // 2
+            if self._rejects(data[starts[low] : starts[middle]], middle - low):
+                high = middle
+            else:
+                low = middle
+        return low
+
+    def _convert(self, column: pa.ChunkedArray, index: int) -> np.ndarray:
+        kind = self.fields[index].kind
+        if column.null_count:  # an empty numeric field, or an empty line
+            raise self._explain(_first(column.is_null()))
+        if kind == "text":
+            return column.to_numpy()
+        if kind == "float":
+            values = column.to_numpy()
+            self.require(
+                index, np.isfinite(values), "must be finite", "fix or delete the row"
+            )
+            return values
+        if kind in ("str", "auto"):
+            column = pc.utf8_trim(column, _WHITESPACE)
+            empty = pc.equal(pc.binary_length(column), 0)
+            if pc.any(empty).as_py():  # an empty id, or an empty line
+                raise self._explain(_first(empty))
+            if (
+                kind == "auto"
+                and pc.all(pc.match_substring_regex(column, _INT_PATTERN)).as_py()
+            ):
+                try:
+                    return pc.cast(pc.utf8_trim(column, " \t"), pa.int64()).to_numpy()
+                except pa.ArrowInvalid:  # beyond int64: keep the ids as strings
+                    pass
+            return column.to_numpy().astype(str)
+        # "int" or "timestamp"
+        if pa.types.is_string(column.type):
+            return self._strings_to_int(column, index)
+        values = column.to_numpy()
+        if kind == "timestamp" and values.dtype.kind == "f":
+            self._require_whole(index, values)
+            values = values.astype(np.int64)
+        return values
+
+    def _strings_to_int(self, column: pa.ChunkedArray, index: int) -> np.ndarray:
+        """Integers (or whole-number timestamps) from a column read as strings."""
+        timestamp = self.fields[index].kind == "timestamp"
+        problem = (
+            "must be an integer number of seconds"
+            if timestamp
+            else "must be an integer"
         )
-    return value
+        is_int = pc.match_substring_regex(column, _INT_PATTERN)
+        if pc.all(is_int).as_py():
+            try:
+                return pc.cast(pc.utf8_trim(column, " \t"), pa.int64()).to_numpy()
+            except pa.ArrowInvalid:
+                values = [int(token) for token in column.to_pylist()]
+                self.require(index, np.abs(values) < 2**63, problem)
+        if not timestamp:
+            self.require(index, _to_bool(is_int), problem)
+        is_number = pc.match_substring_regex(column, _FLOAT_PATTERN)
+        self.require(index, _to_bool(is_number), problem)
+        values = pc.cast(pc.utf8_trim(column, " \t"), pa.float64()).to_numpy()
+        self._require_whole(index, values)
+        return values.astype(np.int64)
 
-
-def _parse_timestamp(table: _Table, index: int, *, name: str) -> np.ndarray:
-    column = table.column(index)
-    try:
-        return _parse_int(table, index, name=name)
-    except ValueError:
-        pass
-    value = _parse_float(table, index, name=name)
-    whole = value == np.floor(value)
-    if not np.all(whole):
-        row = int(np.flatnonzero(~whole)[0])
-        raise ValueError(
-            f"{table.source}: line {table.line(row)}: {name} must be an integer "
-            f"number of seconds, got {column[row].decode('latin-1')!r}"
+    def _require_whole(self, index: int, values: np.ndarray) -> None:
+        ok = (
+            np.isfinite(values)
+            & (values == np.floor(values))
+            & (np.abs(values) < 2**63)
         )
-    return value.astype(np.int64)
+        self.require(index, ok, "must be an integer number of seconds")
 
+    # ------------------------------------------------------------------ errors
+    def require(
+        self, index: int, ok: np.ndarray, problem: str, advice: str = ""
+    ) -> None:
+        """Raises at the first row where `ok` ([rows] bool) is False.
 
-def _is_space(byte: np.ndarray) -> np.ndarray:
-    return (byte == 32) | ((byte >= 9) & (byte <= 13))
+        The message is "<file>: line <n>: <field> <problem>, got <token>", then
+        "; <advice>" (what to do) when given.
+        """
+        if not np.all(ok):
+            row = int(np.flatnonzero(~np.asarray(ok, bool))[0])
+            message = f"{problem}, got {self.token(row, index)!r}"
+            raise self.error(row, index, message + (f"; {advice}" if advice else ""))
 
+    def error(self, row: int, index: int, problem: str) -> ValueError:
+        """A `ValueError` "<file>: line <n>: <field name> <problem>"."""
+        return ValueError(
+            f"{self.source}: line {self.first_line + row}: "
+            f"{self.fields[index].name} {problem}"
+        )
 
-def _parse_str(
-    table: _Table, index: int, *, name: str, encoding: str = "utf-8"
-) -> np.ndarray:
-    column = table.column(index)
-    matrix = column.view(np.uint8).reshape(column.size, column.dtype.itemsize)
-    lengths = np.count_nonzero(matrix, axis=1)
-    last = matrix[np.arange(column.size), np.maximum(lengths - 1, 0)]
-    if np.any(_is_space(matrix[:, 0]) | _is_space(last)):
-        column = np.char.strip(column)
-        lengths = np.char.str_len(column)
-    if np.any(lengths == 0):
-        row = int(np.flatnonzero(lengths == 0)[0])
-        raise ValueError(f"{table.source}: line {table.line(row)}: empty {name}")
-    try:
-        return column.astype(str)
-    except UnicodeDecodeError:
-        pass
-    try:
-        return np.char.decode(column, encoding)
-    except UnicodeDecodeError:
-        row = _first_failure(column, lambda token: token.decode(encoding))
-        raise ValueError(
-            f"{table.source}: line {table.line(row or 0)}: {name} is not valid "
-            f"{encoding}"
-        ) from None
+    def _line(self, row: int) -> bytes:
+        if self._lines is None:
+            self._lines = _normalise_newlines(self._data).split(b"\n")
+        return self._lines[row] if row < len(self._lines) else b""
 
+    def token(self, row: int, index: int) -> str:
+        """The text of field `index` on data row `row`, as written in the file."""
+        text = self._line(row).decode(self._encoding, errors="backslashreplace")
+        parts = _split_fields(text, self.sep, quoted=self.quoted)
+        return parts[index].strip() if index < len(parts) else ""
 
-def _parse_ids(
-    table: _Table, index: int, *, name: str, id_type: str, encoding: str = "utf-8"
-) -> np.ndarray:
-    """Ids as int64 ("int"), unicode ("str") or int when every token is one ("auto")."""
-    if id_type == "int":
-        return _parse_int(table, index, name=name)
-    if id_type == "auto":
+    def _field_at(self, line: bytes, offset: int) -> str:
+        index = line[:offset].count(self.sep.encode("utf-8"))
+        if index < len(self.fields):
+            return self.fields[index].name
+        return f"field {index + 1}"
+
+    def _explain(self, row: int) -> ValueError:
+        """The error for data row `row`, found by checking its fields in Python."""
+        line = self._line(row)
+        prefix = f"{self.source}: line {self.first_line + row}: "
+        truncated = row == self._num_lines - 1 and not self._data.endswith(
+            (b"\n", b"\r")
+        )
+        cut_short = (
+            "; the file ends inside this line: is it truncated?" if truncated else ""
+        )
+        if not line.strip():
+            return ValueError(
+                prefix + "empty line; delete it (only the end of a file may be blank)"
+            )
+        control = _CONTROL_RE.search(line)
+        if control is not None:
+            return ValueError(
+                prefix + f"{self._field_at(line, control.start())} holds binary data "
+                f"(byte 0x{line[control.start()]:02x}), not text; is this a binary "
+                "file or the wrong path?"
+            )
+        high = _HIGH_BYTE_RE.search(line)
+        if high is not None and all(f.kind in _NUMERIC_KINDS for f in self.fields):
+            return ValueError(
+                prefix + f"{self._field_at(line, high.start())} holds the non-ASCII "
+                f"byte 0x{line[high.start()]:02x} where a number belongs; is this a "
+                "binary file or the wrong path?"
+            )
         try:
-            return _parse_int(table, index, name=name)
-        except ValueError:
-            pass
-    elif id_type != "str":
-        raise ValueError(f"id_type must be 'int', 'str' or 'auto', got {id_type!r}")
-    return _parse_str(table, index, name=name, encoding=encoding)
+            text = line.decode(self._encoding)
+        except UnicodeDecodeError as error:
+            return ValueError(
+                prefix + f"{self._field_at(line, error.start)} is not valid UTF-8 "
+                f"text (byte 0x{line[error.start]:02x}); is this a binary file, or "
+                "in another encoding?"
+            )
+        parts = _split_fields(text, self.sep, quoted=self.quoted)
+        if self.quoted and text.count('"') % 2:
+            return ValueError(
+                prefix + f"unbalanced quote in {text[:80]!r}; a quoted field must "
+                'close on the same line (write a quote inside one as "")'
+            )
+        if len(parts) != len(self.fields):
+            return ValueError(prefix + self._count_problem(text, parts) + cut_short)
+        for field, token in zip(self.fields, parts, strict=True):
+            problem = _token_problem(field.kind, token)
+            if problem is None:
+                continue
+            advice = cut_short
+            if row == 0 and self._header_advice and re.search("[A-Za-z]", token):
+                advice = f"; line 1 looks like a header: {self._header_advice}"
+            return ValueError(prefix + f"{field.name} {problem}" + advice)
+        return ValueError(
+            prefix + f"cannot parse {text[:80]!r} ({self._arrow_error}); check the "
+            "separator and the quoting"
+        )
+
+    def _count_problem(self, text: str, parts: list[str]) -> str:
+        names = [field.name for field in self.fields]
+        message = (
+            f"expected {len(names)} fields separated by {_sep_repr(self.sep)} "
+            f"({', '.join(names)}), found {len(parts)} ({text[:80]!r})"
+        )
+        others = [
+            sep
+            for sep in _COMMON_SEPARATORS
+            if sep not in self.sep and self.sep not in sep and sep in text
+        ]
+        if len(parts) == 1 and others:
+            advice = self._separator_advice.format(sep=repr(others[0]))
+            return (
+                message + f"; the line contains {_sep_repr(others[0])}: wrong "
+                f"separator?{advice}"
+            )
+        if len(parts) < len(names):
+            return message + f"; missing: {', '.join(names[len(parts) :])}"
+        return message + "; wrong separator, or an unquoted separator inside a field?"
+
+
+def _first(mask: pa.ChunkedArray | pa.Array) -> int:
+    return int(np.flatnonzero(_to_bool(mask))[0])
+
+
+def _to_bool(mask: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    return np.asarray(mask.to_numpy(zero_copy_only=False), bool)
+
+
+def _token_problem(kind: str, token: str) -> str | None:
+    """What is wrong with one field's text, or None (mirrors the pyarrow types)."""
+    stripped = token.strip(" \t")
+    if kind in ("str", "auto") and not token.strip(_WHITESPACE):
+        return "is empty; every row needs one"
+    if kind not in _NUMERIC_KINDS:
+        return None
+    if not stripped:
+        return "is empty; every row needs one"
+    if kind == "int":
+        if _INT_RE.match(stripped) and abs(int(stripped)) < 2**63:
+            return None
+        return f"must be an integer, got {token!r}"
+    if kind == "float":
+        return None if _FLOAT_RE.match(stripped) else f"must be a number, got {token!r}"
+    if _INT_RE.match(stripped) or _FLOAT_RE.match(stripped):
+        return None
+    return f"must be an integer number of seconds, got {token!r}"
+
+
+def _check_rating_range(
+    text: _Delimited,
+    index: int,
+    rating_range: tuple[float, float] | None,
+    *,
+    reason: str,
+) -> np.ndarray:
+    ratings = text.columns[index]
+    if rating_range is not None:
+        low, high = rating_range
+        text.require(
+            index,
+            (ratings >= low) & (ratings <= high),
+            f"must be between {low:g} and {high:g} ({reason})",
+            "fix the row, or pass rating_range=(low, high) or None",
+        )
+    return ratings
 
 
 # -------------------------------------------------------------------- MovieLens
-def _movielens_separator(name: str) -> bytes:
+_RATING_FIELDS = (
+    _Field("user id", "int"),
+    _Field("item id", "int"),
+    _Field("rating", "float"),
+    _Field("timestamp", "timestamp"),
+)
+
+
+def _movielens_separator(name: str) -> str:
     base = name.rsplit("/", 1)[-1]
     if base.endswith(".gz"):
         base = base[:-3]
-    return b"\t" if _MOVIELENS_TAB_FILES.match(base) else b"::"
+    return "\t" if _MOVIELENS_TAB_FILES.match(base) else "::"
 
 
 def load_movielens(
-    path: PathLike, *, member: str | None = None, sep: str | None = None
+    path: PathLike,
+    *,
+    member: str | None = None,
+    sep: str | None = None,
+    rating_range: tuple[float, float] | None = MOVIELENS_RATING_RANGE,
 ) -> RawInteractions:
     """Loads GroupLens MovieLens ratings (ML-1M ``ratings.dat`` or ML-100K ``u.data``).
 
     Accepts ``ratings.dat`` (``::``-separated, ISO-8859-1), ``ratings.dat.gz``,
     ``ml-1m.zip``, ``u.data`` (tab-separated, also ``u1.base`` etc.), ``ml-100k.zip``,
-    or a directory holding one of them.
+    or a directory holding one of them. The files have no header line; user and item
+    ids must be integers >= 0.
 
     Args:
         path: file, archive or directory.
         member: archive member to read (default ``ratings.dat`` then ``u.data``).
         sep: field separator; default chosen from the file name (``u*.data|base|test``
             use tab, everything else ``::``).
+        rating_range: inclusive bounds every rating must lie in (ML-100K / ML-1M
+            use whole stars 1-5); (0.5, 5) for the half-star ML-10M / ML-20M files;
+            None accepts any finite rating.
 
     Returns:
-        `RawInteractions` with int64 user and item ids, float32 ratings and int64
-        timestamps, in file order.
+        `RawInteractions` with [N] int64 user and item ids, [N] float32 ratings and
+        [N] int64 timestamps, in file order.
 
     Raises:
         FileNotFoundError: missing file or archive member.
-        ValueError: malformed content (message names file and line).
+        ValueError: malformed content; the message starts with ``<file>: line <n>:``
+            and names the field.
     """
     path = pathlib.Path(path)
     _check_exists(path)
@@ -474,13 +816,39 @@ def load_movielens(
     if member is None:
         member = ("ratings.dat", "u.data")
     data, source = read_bytes(path, member=member)
-    separator = sep.encode() if sep is not None else _movielens_separator(source)
-    table = _split_table(data, sep=separator, num_columns=4, source=source)
+    text = _Delimited(
+        _trim_text(data),
+        source=source,
+        sep=sep if sep is not None else _movielens_separator(source),
+        fields=_RATING_FIELDS,
+        encoding="latin-1",
+        separator_advice=" Pass sep={sep} if so.",
+        header_advice=(
+            "MovieLens ratings files have none; delete it, or read the file with "
+            "load_csv(..., header=True)"
+        ),
+    )
+    for index in (0, 1):
+        text.require(
+            index,
+            text.columns[index] >= 0,
+            "must be an integer >= 0",
+            "fix or delete the row",
+        )
     return RawInteractions(
-        users=_parse_int(table, 0, name="user id"),
-        items=_parse_int(table, 1, name="item id"),
-        ratings=_parse_float(table, 2, name="rating"),
-        timestamps=_parse_timestamp(table, 3, name="timestamp"),
+        users=text.columns[0],
+        items=text.columns[1],
+        ratings=_check_rating_range(
+            text,
+            2,
+            rating_range,
+            reason=(
+                "MovieLens stars"
+                if rating_range == MOVIELENS_RATING_RANGE
+                else "rating_range"
+            ),
+        ),
+        timestamps=text.columns[3],
         source=source,
     )
 
@@ -514,6 +882,33 @@ def _verify_known(directory: pathlib.Path, filename: str, verify: str) -> None:
         warnings.warn(message, stacklevel=3)
 
 
+def _infinite_ae_ids(values: np.ndarray, name: str, path: pathlib.Path) -> np.ndarray:
+    """[N] int64 ids of hdf5 dataset `name`; they must be integers >= 0."""
+    values = np.asarray(values).reshape(-1)
+    if values.dtype.kind == "f" and np.all(np.isfinite(values)):
+        whole = values == np.floor(values)
+        if not np.all(whole):
+            row = int(np.flatnonzero(~whole)[0])
+            raise ValueError(
+                f"{path}: dataset {name!r} row {row}: ids must be integers >= 0, got "
+                f"{values[row]}; is this an ∞-AE total_data.hdf5?"
+            )
+    elif values.dtype.kind not in "iu":
+        raise ValueError(
+            f"{path}: dataset {name!r} holds {values.dtype} values; ids must be "
+            "integers >= 0 (is this an ∞-AE total_data.hdf5?)"
+        )
+    values = values.astype(np.int64)
+    negative = values < 0
+    if np.any(negative):
+        row = int(np.flatnonzero(negative)[0])
+        raise ValueError(
+            f"{path}: dataset {name!r} row {row}: ids must be integers >= 0, got "
+            f"{values[row]}; the file is damaged or not an ∞-AE total_data.hdf5"
+        )
+    return values
+
+
 def load_infinite_ae_raw(
     directory: PathLike, *, verify: str = "warn"
 ) -> tuple[RawInteractions, np.ndarray]:
@@ -528,6 +923,10 @@ def load_infinite_ae_raw(
     Returns:
         (`RawInteractions` in hdf5 row order, [N] int64 split tags: 0 train, 1 val,
         2 test, -1 dropped).
+
+    Raises:
+        ValueError: unreadable files, ids that are not integers >= 0, or split tags
+            other than -1, 0, 1, 2; the message names the file.
     """
     import h5py
 
@@ -566,9 +965,11 @@ def load_infinite_ae_raw(
         raise ValueError(
             f"{index_path}: entry {row} has unknown split tag {split[row]}"
         )
+    users = _infinite_ae_ids(users, "user", data_path)
+    items = _infinite_ae_ids(items, "item", data_path)
     raw = RawInteractions(
-        users=users.astype(np.int64),
-        items=items.astype(np.int64),
+        users=users,
+        items=items,
         ratings=ratings,
         timestamps=None if times is None else times.astype(np.int64),
         source=str(data_path),
@@ -638,31 +1039,141 @@ def load_infinite_ae(
 
 
 # ------------------------------------------------------------------------ Amazon
-def load_amazon_csv(path: PathLike) -> RawInteractions:
+def load_amazon_csv(
+    path: PathLike,
+    *,
+    rating_range: tuple[float, float] | None = AMAZON_RATING_RANGE,
+) -> RawInteractions:
     """Loads an Amazon 2018 "ratings only" CSV: no header, ``item,user,rating,time``.
 
     Note the column order: the item (ASIN) comes first.
 
     Args:
         path: ``<Category>.csv`` or ``.csv.gz``.
+        rating_range: inclusive bounds every rating must lie in (Amazon's 1-5
+            stars); None accepts any finite rating.
 
     Returns:
-        `RawInteractions` with unicode ids, float32 ratings, int64 timestamps.
+        `RawInteractions` with [N] unicode ids, [N] float32 ratings and [N] int64
+        timestamps, in file order.
+
+    Raises:
+        FileNotFoundError: missing file.
+        ValueError: malformed content; the message starts with ``<file>: line <n>:``
+            and names the field.
     """
     data, source = read_bytes(path)
-    if b'"' in data:
-        table = _split_quoted_csv(
-            data.decode("utf-8"), sep=",", num_columns=4, source=source, first_line=1
-        )
-    else:
-        table = _split_table(data, sep=b",", num_columns=4, source=source)
+    text = _Delimited(
+        _trim_text(data),
+        source=source,
+        sep=",",
+        quoted=True,
+        fields=(
+            _Field("item id", "str"),
+            _Field("user id", "str"),
+            _Field("rating", "float"),
+            _Field("timestamp", "timestamp"),
+        ),
+        separator_advice=" Amazon ratings CSV files are comma-separated.",
+        header_advice=(
+            "Amazon ratings CSV files have none; delete it, or read the file with "
+            "load_csv(..., header=True)"
+        ),
+    )
     return RawInteractions(
-        users=_parse_str(table, 1, name="user id"),
-        items=_parse_str(table, 0, name="item id"),
-        ratings=_parse_float(table, 2, name="rating"),
-        timestamps=_parse_timestamp(table, 3, name="timestamp"),
+        users=text.columns[1],
+        items=text.columns[0],
+        ratings=_check_rating_range(
+            text,
+            2,
+            rating_range,
+            reason=(
+                "Amazon stars"
+                if rating_range == AMAZON_RATING_RANGE
+                else "rating_range"
+            ),
+        ),
+        timestamps=text.columns[3],
         source=source,
     )
+
+
+def _json_repr(value: Any) -> str:
+    return json.dumps(value)[:60]
+
+
+def _json_id(record: dict, key: str, option: str) -> str:
+    value = record[key]
+    if isinstance(value, str):
+        if value.strip():
+            return value
+        raise ValueError(f"{key} is empty; every record needs one")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    raise ValueError(
+        f"{key} must be a string id, got {_json_repr(value)}; fix the record, or "
+        f"pass {option}= to read another key"
+    )
+
+
+def _json_rating(
+    record: dict, key: str, rating_range: tuple[float, float] | None
+) -> float:
+    value = record[key]
+    number = math.nan
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str) and _FLOAT_RE.match(value):
+        number = float(value)
+    if not math.isfinite(number):
+        raise ValueError(
+            f"{key} must be a finite number, got {_json_repr(value)}; fix the "
+            "record, or pass rating_key=None to skip ratings"
+        )
+    if rating_range is not None and not rating_range[0] <= number <= rating_range[1]:
+        low, high = rating_range
+        reason = (
+            "Amazon stars" if rating_range == AMAZON_RATING_RANGE else "rating_range"
+        )
+        raise ValueError(
+            f"{key} must be between {low:g} and {high:g} ({reason}), got "
+            f"{_json_repr(value)}; fix the record, or pass rating_range=(low, high) "
+            "or None"
+        )
+    return number
+
+
+def _json_timestamp(record: dict, key: str) -> int:
+    value = record[key]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and _INT_RE.match(value):
+        return int(value)
+    raise ValueError(
+        f"{key} must be an integer number of seconds, got {_json_repr(value)}; fix "
+        "the record, or pass time_key=None"
+    )
+
+
+def _json_line_problem(line: bytes, error: ValueError, truncated: bool) -> str:
+    """Why `line` is not a JSON object (`error` is what `json.loads` raised)."""
+    if not line.strip():
+        return "empty line; delete it (only the end of a file may be blank)"
+    control = _CONTROL_RE.search(line)
+    if control is not None:
+        return (
+            f"binary data (byte 0x{line[control.start()]:02x}), not text; is this a "
+            "binary file or the wrong path?"
+        )
+    if isinstance(error, UnicodeDecodeError):
+        return (
+            f"not valid UTF-8 text (byte 0x{line[error.start]:02x}); is this a binary "
+            "file?"
+        )
+    cut = "; the file ends inside this line: is it truncated?" if truncated else ""
+    return f"invalid JSON ({error}){cut}"
 
 
 def load_amazon_json(
@@ -672,8 +1183,13 @@ def load_amazon_json(
     item_key: str = "asin",
     rating_key: str | None = "overall",
     time_key: str | None = "unixReviewTime",
+    rating_range: tuple[float, float] | None = AMAZON_RATING_RANGE,
 ) -> RawInteractions:
     """Loads Amazon review JSON lines (e.g. the 2018 5-core ``<Category>_5.json.gz``).
+
+    Each line is parsed with `json.loads`. Ids must be non-empty strings (integers
+    are turned into strings), ratings finite numbers (or numeric strings) within
+    `rating_range`, timestamps whole numbers.
 
     Args:
         path: ``.json`` or ``.json.gz``, one JSON object per line.
@@ -681,37 +1197,47 @@ def load_amazon_json(
         item_key: key of the item id.
         rating_key: key of the rating, or None to skip ratings.
         time_key: key of the unix timestamp, or None to skip timestamps.
+        rating_range: inclusive bounds every rating must lie in (Amazon's 1-5
+            stars); None accepts any finite rating.
 
     Returns:
-        `RawInteractions` with unicode ids.
+        `RawInteractions` with [N] unicode ids, [N] float32 ratings (or None) and
+        [N] int64 timestamps (or None).
+
+    Raises:
+        FileNotFoundError: missing file.
+        ValueError: malformed content; the message starts with ``<file>: line <n>:``
+            and names the key.
     """
     data, source = read_bytes(path)
-    lines = _normalise_newlines(data).rstrip(b"\n").split(b"\n")
-    if not lines or not lines[0].strip():
+    data = _trim_text(data)
+    if _is_blank(data):
         raise ValueError(f"{source}: line 1: empty file (no data rows)")
+    lines = data.splitlines()
+    unterminated = not data.endswith((b"\n", b"\r"))
     users, items, ratings, times = [], [], [], []
     for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            raise ValueError(f"{source}: line {number}: empty line")
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError as error:
-            raise ValueError(
-                f"{source}: line {number}: invalid JSON ({error})"
-            ) from None
-        if not isinstance(record, dict):
-            raise ValueError(f"{source}: line {number}: expected a JSON object")
-        try:
-            users.append(str(record[user_key]))
-            items.append(str(record[item_key]))
+            record = json.loads(line.decode("utf-8"))
+            if not isinstance(record, dict):
+                raise ValueError("expected a JSON object, one per line")
+            users.append(_json_id(record, user_key, "user_key"))
+            items.append(_json_id(record, item_key, "item_key"))
             if rating_key is not None:
-                ratings.append(float(record[rating_key]))
+                ratings.append(_json_rating(record, rating_key, rating_range))
             if time_key is not None:
-                times.append(int(record[time_key]))
+                times.append(_json_timestamp(record, time_key))
+        except (json.JSONDecodeError, UnicodeDecodeError) as error:
+            truncated = number == len(lines) and unterminated
+            problem = _json_line_problem(line, error, truncated)
+            raise ValueError(f"{source}: line {number}: {problem}") from None
         except KeyError as error:
-            raise ValueError(f"{source}: line {number}: missing key {error}") from None
-        except (TypeError, ValueError) as error:
-            raise ValueError(f"{source}: line {number}: bad value ({error})") from None
+            raise ValueError(
+                f"{source}: line {number}: missing key {error}; every record needs "
+                "it (pass another key name, or None for the rating and time keys)"
+            ) from None
+        except ValueError as error:
+            raise ValueError(f"{source}: line {number}: {error}") from None
     return RawInteractions(
         users=np.array(users, dtype=str),
         items=np.array(items, dtype=str),
@@ -722,19 +1248,30 @@ def load_amazon_json(
 
 
 # ------------------------------------------------------------------------ RecBole
+_RECBOLE_TYPES = ("token", "token_seq", "float", "float_seq")
+
+
 def _recbole_header(data: bytes, source: str) -> tuple[list[str], list[str], bytes]:
-    data = _normalise_newlines(data)
-    if not data.strip():
+    """(field names, field types, body) of an atomic file's bytes."""
+    data = _trim_text(data)
+    if _is_blank(data):
         raise ValueError(f"{source}: line 1: empty file (no header)")
-    header, _, body = data.partition(b"\n")
+    header, body = _split_first_line(data)
+    try:
+        text = header.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{source}: line 1: the header is not valid UTF-8 text (byte "
+            f"0x{header[error.start]:02x}); is this a binary file?"
+        ) from None
     fields, types = [], []
-    for token in header.decode("utf-8").split("\t"):
+    for token in text.split("\t"):
         name, colon, kind = token.strip().partition(":")
-        if not colon or kind not in ("token", "token_seq", "float", "float_seq"):
+        if not colon or kind not in _RECBOLE_TYPES:
             raise ValueError(
-                f"{source}: line 1: header field {token!r} is not 'name:type' with "
-                "type token, token_seq, float or float_seq (is this a tab-separated "
-                "RecBole atomic file?)"
+                f"{source}: line 1: header field {token[:40]!r} is not 'name:type' "
+                "with type token, token_seq, float or float_seq (is this a "
+                "tab-separated RecBole atomic file?)"
             )
         fields.append(name)
         types.append(kind)
@@ -749,6 +1286,7 @@ def load_recbole(
     rating_field: str | None = "rating",
     time_field: str | None = "timestamp",
     history_field: str | None = None,
+    rating_range: tuple[float, float] | None = None,
 ) -> RawInteractions:
     """Loads a RecBole atomic ``.inter`` file (tab-separated, ``name:type`` header).
 
@@ -763,34 +1301,59 @@ def load_recbole(
             same user, before the row's own item; each history item once per user
             and only if it is not already some row's own item (no ratings or
             timestamps then).
+        rating_range: inclusive bounds every rating must lie in; None (default)
+            accepts any finite rating.
 
     Returns:
-        `RawInteractions` with unicode ids (RecBole tokens are strings).
+        `RawInteractions` with [N] unicode ids (RecBole tokens are strings).
+
+    Raises:
+        FileNotFoundError: missing file.
+        ValueError: malformed content; the message starts with ``<file>: line <n>:``
+            and names the field.
     """
     data, source = read_bytes(path)
-    fields, types, body = _recbole_header(data, source)
-    for required in (user_field, item_field):
+    fields, _, body = _recbole_header(data, source)
+    for option, required in (("user_field", user_field), ("item_field", item_field)):
         if required not in fields:
             raise ValueError(
-                f"{source}: line 1: no field {required!r} in header {fields}"
+                f"{source}: line 1: no field {required!r} in header {fields}; pass "
+                f"{option}="
             )
     if history_field is not None and history_field not in fields:
         raise ValueError(
-            f"{source}: line 1: no field {history_field!r} in header {fields}"
+            f"{source}: line 1: no field {history_field!r} in header {fields}; pass "
+            "history_field="
         )
-    table = _split_table(
-        body, sep=b"\t", num_columns=len(fields), source=source, first_line=2
+    if _is_blank(body):
+        raise ValueError(f"{source}: line 2: no data rows below the header")
+    roles = {user_field: "str", item_field: "str"}
+    if history_field is not None:
+        roles.setdefault(history_field, "text")
+    if rating_field is not None:
+        roles.setdefault(rating_field, "float")
+    if time_field is not None:
+        roles.setdefault(time_field, "timestamp")
+    text = _Delimited(
+        body,
+        source=source,
+        sep="\t",
+        first_line=2,
+        fields=[_Field(name, roles.get(name, "skip")) for name in fields],
+        separator_advice=" RecBole atomic files are tab-separated.",
     )
-    users = _parse_str(table, fields.index(user_field), name=user_field)
-    items = _parse_str(table, fields.index(item_field), name=item_field)
+    users = text.columns[fields.index(user_field)]
+    items = text.columns[fields.index(item_field)]
     ratings = timestamps = None
     if rating_field in fields:
-        ratings = _parse_float(table, fields.index(rating_field), name=rating_field)
+        ratings = _check_rating_range(
+            text, fields.index(rating_field), rating_range, reason="rating_range"
+        )
     if time_field in fields:
-        timestamps = _parse_timestamp(table, fields.index(time_field), name=time_field)
+        timestamps = text.columns[fields.index(time_field)]
     if history_field is not None:
         users, items = _expand_histories(
-            users, items, table.column(fields.index(history_field))
+            users, items, text.columns[fields.index(history_field)]
         )
         ratings = timestamps = None
     return RawInteractions(
@@ -806,9 +1369,9 @@ def _expand_histories(
     Every row's own item is kept; a history item is kept once per user, and only when
     it is not also the own item of one of the user's rows.
     """
-    vocabulary: dict[bytes, int] = {}
+    vocabulary: dict[str, int] = {}
     own_codes = [
-        vocabulary.setdefault(item.encode(), len(vocabulary)) for item in items
+        vocabulary.setdefault(item, len(vocabulary)) for item in items.tolist()
     ]
     emitted_rows: list[int] = []
     emitted_items: list[int] = []
@@ -832,7 +1395,7 @@ def _expand_histories(
         history_positions[np.unique(pairs[history_positions], return_index=True)[1]]
     ] = True
     keep = is_own | (first_in_history & ~np.isin(pairs, pairs[is_own]))
-    tokens = np.array([token.decode("utf-8") for token in vocabulary], dtype=str)
+    tokens = np.array(list(vocabulary), dtype=str)
     return users[rows[keep]], tokens[item_codes[keep]]
 
 
@@ -928,7 +1491,12 @@ def _normalise_column(name: str) -> str:
 
 
 def _detect_column(
-    names: Sequence[str], candidates: Sequence[str], *, role: str, required: bool
+    names: Sequence[str],
+    candidates: Sequence[str],
+    *,
+    role: str,
+    required: bool,
+    where: str = "",
 ) -> int | None:
     normalised = [_normalise_column(n) for n in names]
     for candidate in candidates:
@@ -936,21 +1504,30 @@ def _detect_column(
             return normalised.index(candidate)
     if required:
         raise ValueError(
-            f"cannot find the {role} column among {list(names)}; pass {role}_col= "
-            f"(recognised names: {', '.join(candidates)})"
+            f"{where}cannot find the {role} column among {list(names)}; pass "
+            f"{role}_col= (recognised names: {', '.join(candidates)})"
         )
     return None
 
 
 def _resolve_column(
-    names: Sequence[str], given: str | int | None, candidates, *, role, required
+    names: Sequence[str],
+    given: str | int | None,
+    candidates,
+    *,
+    role,
+    required,
+    where: str = "",
 ) -> int | None:
     if given is None:
-        return _detect_column(names, candidates, role=role, required=required)
+        return _detect_column(
+            names, candidates, role=role, required=required, where=where
+        )
     if isinstance(given, int):
         if not 0 <= given < len(names):
             raise ValueError(
-                f"{role}_col={given} out of range for {len(names)} columns"
+                f"{where}{role}_col={given} out of range for {len(names)} columns "
+                f"{list(names)}"
             )
         return given
     if given in names:
@@ -958,7 +1535,19 @@ def _resolve_column(
     normalised = [_normalise_column(n) for n in names]
     if _normalise_column(given) in normalised:
         return normalised.index(_normalise_column(given))
-    raise ValueError(f"{role}_col={given!r} is not one of the columns {list(names)}")
+    raise ValueError(
+        f"{where}{role}_col={given!r} is not one of the columns {list(names)}"
+    )
+
+
+def _header_like_column(first: Sequence[str], second: Sequence[str]) -> int | None:
+    """A column holding a word on line 1 and a number on line 2, if any."""
+    for index, (top, below) in enumerate(zip(first, second, strict=False)):
+        if not _NUMBER_RE.fullmatch(top.strip()) and _NUMBER_RE.fullmatch(
+            below.strip()
+        ):
+            return index
+    return None
 
 
 def load_csv(
@@ -972,38 +1561,78 @@ def load_csv(
     time_col: str | int | None = None,
     id_type: str = "auto",
     encoding: str = "utf-8",
+    rating_range: tuple[float, float] | None = None,
 ) -> RawInteractions:
     """Loads a generic delimited file of interactions.
 
     Columns are found by name in the header (``user``/``user_id``/``userId``/...,
     ``item``/``item_id``/``itemId``/``movieId``/``asin``/..., ``rating``, ``timestamp``)
     or given explicitly by name or position. Without a header the default order is
-    user, item[, rating[, timestamp]].
+    user, item[, rating[, timestamp]]. With a one-character separator, fields may be
+    quoted (``"a,b"``).
 
     Args:
         path: the file (plain, ``.gz`` or a one-member ``.zip``).
         sep: field separator (one or more characters).
-        header: True / False; None detects a header when the first line contains a
-            recognised user column name.
+        header: True / False; None takes line 1 as a header when it names a
+            recognised user or item column, or when a column is selected by name,
+            and refuses a line 1 that looks like another header (a word above a
+            number) rather than reading it as an interaction.
         user_col: user column name or position.
         item_col: item column name or position.
         rating_col: rating column; None auto-detects (absent -> no ratings).
         time_col: timestamp column; None auto-detects (absent -> no timestamps).
         id_type: "auto" (int64 when every id is an integer), "int" or "str".
-        encoding: text encoding of string ids.
+        encoding: text encoding of the file.
+        rating_range: inclusive bounds every rating must lie in; None (default)
+            accepts any finite rating.
 
     Returns:
-        `RawInteractions` in file order.
+        `RawInteractions` with [N] ids (int64 or unicode), [N] float32 ratings and
+        [N] int64 timestamps when those columns exist, in file order.
+
+    Raises:
+        FileNotFoundError: missing file.
+        ValueError: malformed content; the message starts with ``<file>: line <n>:``
+            and names the field.
     """
+    if id_type not in ("auto", "int", "str"):
+        raise ValueError(f"id_type must be 'int', 'str' or 'auto', got {id_type!r}")
     data, source = read_bytes(path)
-    data = _normalise_newlines(data)
-    if not data.strip():
+    data = _transcode(_trim_text(data), encoding, source)
+    if _is_blank(data):
         raise ValueError(f"{source}: line 1: empty file (no data rows)")
-    first, _, rest = data.partition(b"\n")
-    first_fields = [f.strip().strip('"') for f in first.decode(encoding).split(sep)]
+    quoted = len(sep) == 1 and sep.isascii()
+    first, rest = _split_first_line(data)
+    try:
+        first_text = first.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{source}: line 1: not valid UTF-8 text (byte "
+            f"0x{first[error.start]:02x}); is this a binary file, or in another "
+            "encoding (pass encoding=)?"
+        ) from None
+    first_fields = [
+        f.strip().strip('"') for f in _split_fields(first_text, sep, quoted=quoted)
+    ]
+    given = (user_col, item_col, rating_col, time_col)
     if header is None:
         normalised = {_normalise_column(f) for f in first_fields}
-        header = bool(normalised & set(USER_COLUMNS + ITEM_COLUMNS))
+        header = bool(normalised & set(USER_COLUMNS + ITEM_COLUMNS)) or any(
+            isinstance(g, str) for g in given
+        )
+        second = _split_first_line(rest)[0].decode("utf-8", errors="replace")
+        second_fields = _split_fields(second, sep, quoted=quoted)
+        column = _header_like_column(first_fields, second_fields)
+        if not header and column is not None:
+            raise ValueError(
+                f"{source}: line 1: column {column + 1} holds "
+                f"{first_fields[column]!r} above the number "
+                f"{second_fields[column].strip()!r}: "
+                f"line 1 looks like a header, but names no known user or item "
+                f"column ({first_fields}); pass header=True with user_col= and "
+                "item_col=, or header=False to read line 1 as data"
+            )
     if header:
         names = first_fields
         body, first_line = rest, 2
@@ -1011,68 +1640,93 @@ def load_csv(
         names = [str(i) for i in range(len(first_fields))]
         body, first_line = data, 1
     num_columns = len(names)
+    where = f"{source}: line 1: "
     if header:
-        user_index = _resolve_column(
-            names, user_col, USER_COLUMNS, role="user", required=True
-        )
-        item_index = _resolve_column(
-            names, item_col, ITEM_COLUMNS, role="item", required=True
-        )
-        rating_index = _resolve_column(
-            names, rating_col, RATING_COLUMNS, role="rating", required=False
-        )
-        time_index = _resolve_column(
-            names, time_col, TIME_COLUMNS, role="time", required=False
+        user_index, item_index, rating_index, time_index = (
+            _resolve_column(
+                names, g, candidates, role=role, required=required, where=where
+            )
+            for g, candidates, role, required in zip(
+                given,
+                (USER_COLUMNS, ITEM_COLUMNS, RATING_COLUMNS, TIME_COLUMNS),
+                ("user", "item", "rating", "time"),
+                (True, True, False, False),
+                strict=True,
+            )
         )
     else:
-        defaults = [
+        for role, index in zip(("user", "item", "rating", "time"), given, strict=True):
+            if index is not None and not isinstance(index, int):
+                raise ValueError(f"{role}_col must be a position when header=False")
+        defaults = (
             0,
             1,
             2 if num_columns > 2 else None,
             3 if num_columns > 3 else None,
-        ]
-        given = [user_col, item_col, rating_col, time_col]
-        user_index, item_index, rating_index, time_index = [
+        )
+        user_index, item_index, rating_index, time_index = (
             g if g is not None else d for g, d in zip(given, defaults, strict=True)
-        ]
-        for role, index in zip(("user", "item", "rating", "time"), given, strict=True):
-            if index is not None and not isinstance(index, int):
-                raise ValueError(f"{role}_col must be a position when header=False")
-    if not body.strip():
+        )
+        chosen = (user_index, item_index, rating_index, time_index)
+        role_names = ("user id", "item id", "rating", "timestamp")
+        for role, index in zip(role_names, chosen, strict=True):
+            if index is not None and not 0 <= index < num_columns:
+                others = [
+                    s for s in _COMMON_SEPARATORS if s not in sep and s in first_text
+                ]
+                hint = (
+                    f"; the line contains {_sep_repr(others[0])}: wrong separator? "
+                    f"pass sep={others[0]!r}"
+                    if others
+                    else "; wrong separator, or pass *_col= positions that exist"
+                )
+                raise ValueError(
+                    f"{where}{role}: no column {index + 1}, the line splits into "
+                    f"{num_columns} field(s) on {_sep_repr(sep)} "
+                    f"({first_text[:80]!r}){hint}"
+                )
+    if _is_blank(body):
         raise ValueError(f"{source}: line {first_line}: no data rows")
-    if b'"' in body and len(sep) == 1:
-        table = _split_quoted_csv(
-            body.decode(encoding),
-            sep=sep,
-            num_columns=num_columns,
-            source=source,
-            first_line=first_line,
-        )
-    else:
-        table = _split_table(
-            body,
-            sep=sep.encode(encoding),
-            num_columns=num_columns,
-            source=source,
-            first_line=first_line,
-        )
+    roles: dict[int, _Field] = {}
+    for role, index, kind in (
+        ("user id", user_index, id_type),
+        ("item id", item_index, id_type),
+        ("rating", rating_index, "float"),
+        ("timestamp", time_index, "timestamp"),
+    ):
+        if index is None:
+            continue
+        if index in roles:
+            raise ValueError(
+                f"{where}the {role} and the {roles[index].name} are both column "
+                f"{index + 1}; pass distinct *_col="
+            )
+        name = f"{role} (column {names[index]!r})" if header else role
+        roles[index] = _Field(name, kind)
+    text = _Delimited(
+        body,
+        source=source,
+        sep=sep,
+        first_line=first_line,
+        quoted=quoted,
+        fields=[
+            roles.get(index, _Field(names[index], "skip"))
+            for index in range(num_columns)
+        ],
+        separator_advice=" Pass sep={sep} if so.",
+        header_advice="" if header else "pass header=True",
+    )
     return RawInteractions(
-        users=_parse_ids(
-            table, user_index, name="user id", id_type=id_type, encoding=encoding
-        ),
-        items=_parse_ids(
-            table, item_index, name="item id", id_type=id_type, encoding=encoding
-        ),
+        users=text.columns[user_index],
+        items=text.columns[item_index],
         ratings=(
             None
             if rating_index is None
-            else _parse_float(table, rating_index, name="rating")
+            else _check_rating_range(
+                text, rating_index, rating_range, reason="rating_range"
+            )
         ),
-        timestamps=(
-            None
-            if time_index is None
-            else _parse_timestamp(table, time_index, name="timestamp")
-        ),
+        timestamps=None if time_index is None else text.columns[time_index],
         source=source,
     )
 
@@ -1115,17 +1769,18 @@ def load_dataframe(
         values = frame[keys[index]]
         return np.asarray(values.to_numpy() if hasattr(values, "to_numpy") else values)
 
+    where = f"{source}: "
     user_index = _resolve_column(
-        names, user_col, USER_COLUMNS, role="user", required=True
+        names, user_col, USER_COLUMNS, role="user", required=True, where=where
     )
     item_index = _resolve_column(
-        names, item_col, ITEM_COLUMNS, role="item", required=True
+        names, item_col, ITEM_COLUMNS, role="item", required=True, where=where
     )
     rating_index = _resolve_column(
-        names, rating_col, RATING_COLUMNS, role="rating", required=False
+        names, rating_col, RATING_COLUMNS, role="rating", required=False, where=where
     )
     time_index = _resolve_column(
-        names, time_col, TIME_COLUMNS, role="time", required=False
+        names, time_col, TIME_COLUMNS, role="time", required=False, where=where
     )
     timestamps = column(time_index)
     if timestamps is not None and timestamps.dtype.kind == "M":

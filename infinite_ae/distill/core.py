@@ -25,12 +25,9 @@ from typing import NamedTuple, Protocol
 import jax
 import jax.numpy as jnp
 import optax
-from jax import lax
 
-from infinite_ae import kernels, sampling
+from infinite_ae import kernels, sampling, solver
 from infinite_ae.types import ArrayLike, PRNGKey
-
-_PRECISION = lax.Precision.HIGHEST
 
 
 class InnerLearner(Protocol):
@@ -47,9 +44,8 @@ class InnerLearner(Protocol):
 class KernelRidgeLearner:
     """∞-AE: kernel ridge regression over users with any `kernels.KernelSpec`.
 
-    Ridge convention (methods notes §3.1): ``K + reg · tr(K)/S · I`` (relative to the
-    mean diagonal), or ``K + reg · I`` with ``absolute_reg``. The support kernel uses
-    the one-argument `kernels.kernel` call, whose diagonal is exact.
+    The fit and the scores are `infinite_ae.solver`'s (ridge convention there:
+    relative to the mean diagonal of K unless ``absolute_reg``).
 
     Attributes:
       spec: the kernel (NTK of any depth, NNGP or linear).
@@ -75,21 +71,15 @@ class KernelRidgeLearner:
         self, k_ss: jax.Array, support: jax.Array, reg: ArrayLike
     ) -> tuple[jax.Array, jax.Array]:
         """`fit` given the support kernel ``k_ss`` [S, S] (reused across a λ sweep)."""
-        num = k_ss.shape[0]
-        scale = 1.0 if self.absolute_reg else jnp.trace(k_ss) / num
-        ridge = jnp.abs(jnp.asarray(reg, k_ss.dtype)) * scale
-        chol = jax.scipy.linalg.cho_factor(
-            k_ss + ridge * jnp.eye(num, dtype=k_ss.dtype), lower=True
-        )
-        alpha = jax.scipy.linalg.cho_solve(chol, support.astype(k_ss.dtype))
-        return chol[0], alpha
+        fit = solver.fit_krr(k_ss, support, reg, absolute_reg=self.absolute_reg)
+        return fit.chol, fit.alpha
 
     def predict(
         self, support: jax.Array, alpha: jax.Array, queries: jax.Array
     ) -> jax.Array:
         """[B, I] scores K(queries, support) · α."""
-        k_qs = kernels.kernel(self.spec, queries, support)
-        return jnp.matmul(k_qs, alpha, precision=_PRECISION)
+        model = solver.KRRModel(support, alpha)
+        return solver.kernel_ridge_scores(self.spec, model, queries)
 
     def fit_predict(
         self, support: jax.Array, queries: jax.Array, reg: ArrayLike

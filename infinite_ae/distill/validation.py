@@ -1,16 +1,15 @@
 """Cheap in-loop validation for Distill-CF: a ridge sweep on one user batch, in jnp.
 
 At each validation step Distill-CF re-fits ∞-AE on the current synthetic sample for
-every λ of a grid and keeps the λ with the best validation HR@100 (methods notes §6.7).
-The support is small (S users), so the fits are cheap; the cost is the queries'
-cross-kernel (computed once per batch and shared by all λ) and one [B, S] x [S, I]
-product per λ. The shell sums the per-batch sums returned here over user batches.
+every λ of a grid and keeps the best λ on a validation metric. The support is small
+(S users), so the fits are cheap; the cost is the queries' cross-kernel (computed once
+per batch and shared by all λ) and one [B, S] x [S, I] product per λ. The shell sums
+the per-batch sums returned here over user batches.
 
-Metrics (the ∞-AE paper's definitions, methods notes §4.3), T = held-out items,
-m = min(|T|, k), seen items masked with −inf before top-k:
-  hr@k   = |top_k ∩ T| / m                               (truncated recall)
-  ndcg@k = Σ_{j<k, r_j ∈ T} 1/log2(j + 2) / Σ_{j<m} 1/log2(j + 2)
-Averages divide by all users (as the original); users with an empty T score 0.
+Metrics are `metrics.ranking_sums` (the library's one implementation of HR, nDCG, ...;
+seen items masked with −inf before top-k; users with an empty held-out set add 0, so
+averages divide by all users, as the original). Every λ also reports whether its α is
+finite (``"finite"``), so the shell can mark an invalid λ instead of ranking noise.
 """
 
 from __future__ import annotations
@@ -21,49 +20,12 @@ import jax
 import jax.numpy as jnp
 from jax import lax
 
-from infinite_ae import kernels
+from infinite_ae import kernels, metrics, solver
 from infinite_ae.distill.core import KernelRidgeLearner
 from infinite_ae.types import ArrayLike
 
-
-def ranking_sums(
-    scores: jax.Array,
-    targets: jax.Array,
-    mask: jax.Array,
-    weights: jax.Array,
-    *,
-    ks: Sequence[int],
-) -> dict[str, jax.Array]:
-    """Sums over users of hr@k and ndcg@k, plus the number of evaluated users.
-
-    Args:
-      scores: [B, I] predicted scores.
-      targets: [B, I] held-out items (> 0 = positive).
-      mask: [B, I] seen items (> 0 = excluded from the ranking).
-      weights: [B] 1 for real rows, 0 for padding.
-      ks: static cut-offs (each ≤ I).
-
-    Returns:
-      {"hr@k": [], "ndcg@k": [] for k in ks, "count": []}: weighted sums.
-    """
-    max_k = max(ks)
-    masked = jnp.where(mask > 0, -jnp.inf, scores)
-    _, top = lax.top_k(masked, max_k)
-    hits = jnp.take_along_axis(targets > 0, top, axis=1).astype(jnp.float32)
-    num_pos = jnp.sum(targets > 0, axis=1)
-    valid = weights * (num_pos > 0)
-    discounts = 1.0 / jnp.log2(jnp.arange(2, max_k + 2, dtype=jnp.float32))
-    cum_discounts = jnp.cumsum(discounts)
-    out = {"count": jnp.sum(weights)}
-    for k in ks:
-        m = jnp.minimum(num_pos, k)
-        safe_m = jnp.maximum(m, 1)
-        hr = jnp.sum(hits[:, :k], axis=1) / safe_m
-        dcg = jnp.sum(hits[:, :k] * discounts[None, :k], axis=1)
-        idcg = cum_discounts[safe_m - 1]
-        out[f"hr@{k}"] = jnp.sum(valid * hr)
-        out[f"ndcg@{k}"] = jnp.sum(valid * dcg / idcg)
-    return out
+VALIDATION_METRICS = ("hr", "ndcg")
+"""The metrics the in-loop validation sums (at every cut-off)."""
 
 
 def reg_sweep_sums(
@@ -90,7 +52,8 @@ def reg_sweep_sums(
       ks: static cut-offs.
 
     Returns:
-      {"hr@k": [R], "ndcg@k": [R], "count": [R]} weighted sums over the batch.
+      {"hr@k": [R], "ndcg@k": [R], "count": [R], "finite": [R] bool} weighted sums
+      over the batch; where ``finite`` is False the sums are meaningless.
     """
     regs = jnp.asarray(regs, jnp.float32)
     k_qs = kernels.kernel(learner.spec, queries, support)
@@ -98,7 +61,13 @@ def reg_sweep_sums(
 
     def one(reg):
         _, alpha = learner.fit_from_kernel(k_ss, support, reg)
-        scores = jnp.matmul(k_qs, alpha, precision=lax.Precision.HIGHEST)
-        return ranking_sums(scores, targets, mask, weights, ks=ks)
+        finite = jnp.all(jnp.isfinite(alpha))
+        # Non-finite α would rank NaN scores; zero them so top-k stays defined.
+        alpha = jnp.where(finite, alpha, 0.0)
+        scores = solver.predict_krr(k_qs, alpha)
+        sums = metrics.ranking_sums(
+            scores, targets, mask, weights, ks=ks, names=VALIDATION_METRICS
+        )
+        return {**sums, "finite": finite}
 
     return lax.map(one, regs)

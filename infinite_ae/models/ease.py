@@ -4,7 +4,7 @@
     G = XᵀX + λI,  P = G⁻¹,  B_ij = −P_ij / P_jj (i ≠ j),  B_jj = 0,  scores = X_q B
 
 λ is absolute (no trace scaling). ML-1M under the ∞-AE protocol prefers λ ≈ 1000, at
-the edge of many grids, so the default grid reaches 2000 (methods notes §9, §8.4).
+the edge of many grids, so the default grid reaches 2000.
 
 Memory is a few dense [I, I] matrices (`ease_memory_bytes`), independent of the number
 of users; the Gram XᵀX is accumulated over user chunks, never densifying all of X.
@@ -121,6 +121,9 @@ def _weights_from_eigh(eigvals, eigvecs, reg):
     scaled = eigvecs / (eigvals + reg)[None, :]
     inverse = jnp.matmul(scaled, eigvecs.T, precision="highest")
     return _weights_from_inverse(inverse)
+
+
+_all_finite = jax.jit(lambda x: jnp.all(jnp.isfinite(x)))
 
 
 @jax.jit
@@ -257,6 +260,7 @@ class EASE:
         if method == "eigh":
             eigvals, eigvecs = _eigh(gram)
         best = None
+        invalid = []
         self.val_metrics_ = {}
         for reg in grid:
             reg_array = jnp.asarray(reg, self.dtype)
@@ -264,6 +268,14 @@ class EASE:
                 weights = _weights_from_eigh(eigvals, eigvecs, reg_array)
             else:
                 weights = ease_weights(gram, reg_array)
+            if not bool(_all_finite(weights)):
+                logging.warning(
+                    "EASE reg=%g is invalid and skipped: B is not finite (raise λ or "
+                    "use float64)",
+                    reg,
+                )
+                invalid.append(reg)
+                continue
 
             def score_fn(query_rows, users, weights=weights):
                 return _scores(jnp.asarray(query_rows, self.dtype), weights)
@@ -280,12 +292,18 @@ class EASE:
             if best is None or value > best[0]:
                 best = (value, reg, weights)
             del weights
+        if best is None:
+            raise ValueError(
+                f"EASE.select_reg: B is not finite at every λ of {grid}; raise λ or "
+                "use float64"
+            )
         value, self.reg_, self.weights_ = best
         self.reg = self.reg_
         self.selection_ = {
             "metric": metric,
             "best_value": value,
             "grid": grid,
+            "invalid_regs": invalid,
             "method": method,
         }
         return self

@@ -2,8 +2,10 @@
 
 The model memorises a support X_S [S, I] (the train matrix, a user sample, or a
 Distill-CF summary, possibly continuous), fits ``α = (K(X_S) + ridge·I)⁻¹ X_S`` once
-(`infinite_ae.solver.fit_krr`, ridge = reg·trace(K)/S unless ``absolute_reg``), and
-scores any query row x (a user inside or outside the support) with K(x, X_S) α.
+and scores any query row x (a user inside or outside the support) with K(x, X_S) α;
+fit, ridge convention and scores are `infinite_ae.solver`'s. A fit whose α is not
+finite raises `solver.NonFiniteError` saying what to change; in `select_reg` such a
+λ is logged, recorded in ``selection_["invalid_regs"]`` and skipped.
 
 Validation λ selection (`InfiniteAE.select_reg`) follows the original protocol: the
 support is the train matrix, queries are the train rows, targets the validation items,
@@ -26,8 +28,8 @@ from infinite_ae.models import base
 from infinite_ae.types import ArrayLike
 
 DEFAULT_GRID = (1.0, 5.0, 20.0, 50.0, 100.0)
+"""The original's λ grid without 0 (λ = 0 gives noise in float32)."""
 DEFAULT_KERNEL = kernels.KernelSpec()
-"""The original's λ grid without 0 (λ = 0 fails in float32; methods notes §3.3)."""
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -39,8 +41,7 @@ def _support_kernel(spec: kernels.KernelSpec, support: jax.Array) -> jax.Array:
 def _predict_batch(
     spec: kernels.KernelSpec, queries: jax.Array, support: jax.Array, alpha: jax.Array
 ) -> jax.Array:
-    k_qs = kernels.kernel(spec, queries, support)
-    return jnp.matmul(k_qs, alpha, precision="highest")
+    return solver.kernel_ridge_scores(spec, solver.KRRModel(support, alpha), queries)
 
 
 @functools.partial(jax.jit, static_argnums=0)
@@ -52,7 +53,8 @@ def _cross_kernel(
 
 @functools.partial(jax.jit, static_argnames="absolute_reg")
 def _fit(k_ss, targets, reg, *, absolute_reg):
-    return solver.fit_krr(k_ss, targets, reg, absolute_reg=absolute_reg)
+    fit = solver.fit_krr(k_ss, targets, reg, absolute_reg=absolute_reg)
+    return fit, jnp.all(jnp.isfinite(fit.alpha))
 
 
 def _check_dtype(dtype: Any) -> Any:
@@ -103,6 +105,7 @@ class InfiniteAE:
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}")
         self.kernel = kernel
+        solver.check_reg(reg, dtype, name="InfiniteAE reg")
         self.reg = float(reg)
         self.absolute_reg = absolute_reg
         self.dtype = _check_dtype(dtype)
@@ -130,14 +133,23 @@ class InfiniteAE:
         Returns:
           self.
         """
-        solver._warn_if_zero_reg(self.reg, self.dtype)  # _fit traces reg
+        solver.check_reg(self.reg, self.dtype)  # _fit traces reg
         k_ss = self._set_support(support)
-        self.fit_ = _fit(
+        if not bool(jnp.all(jnp.isfinite(k_ss))):
+            solver.check_finite("the support kernel K", k_ss, advice="check the inputs")
+        fit, finite = _fit(
             k_ss,
             self.support_,
             jnp.asarray(self.reg, self.dtype),
             absolute_reg=self.absolute_reg,
         )
+        if not bool(finite):
+            solver.check_finite(
+                f"α (reg={self.reg:g}, {self.dtype.name})",
+                fit.alpha,
+                advice=solver.ridge_advice(self.reg, self.dtype),
+            )
+        self.fit_ = fit
         self.reg_ = self.reg
         return self
 
@@ -203,7 +215,7 @@ class InfiniteAE:
 
         Args:
           data: an Interactions (``.train``, ``.val``, ``.item_counts``).
-          grid: λ values (relative unless ``absolute_reg``); > 0 in float32.
+          grid: λ values ≥ 0 (relative unless ``absolute_reg``).
           metric: key of the evaluation dict to maximise (default the original's
             "hr@100").
           support: None (use data.train) or a [S, I] support (dense / CSR).
@@ -220,7 +232,9 @@ class InfiniteAE:
           ``selection_`` recorded.
 
         Raises:
-          ValueError: empty grid, or ``metric`` missing from the evaluation output.
+          ValueError: empty grid, a negative λ, or ``metric`` missing from the
+            evaluation output.
+          solver.NonFiniteError: α is not finite at every λ of the grid.
         """
         if evaluate_fn is None:
             from infinite_ae import evaluation
@@ -248,17 +262,22 @@ class InfiniteAE:
             del train
 
         best = None
+        invalid = []
         self.val_metrics_ = {}
         for reg, fit in solver.sweep_krr(
             k_ss, x_s, grid, absolute_reg=self.absolute_reg, method=method
         ):
+            if fit is None:  # α not finite at this λ: logged by the sweep
+                invalid.append(reg)
+                continue
 
             def score_fn(query_rows, users, fit=fit):
                 users = jnp.asarray(users)
                 if in_sample:
-                    return x_s[users] - fit.ridge * fit.alpha[users]
+                    rows = fit._replace(alpha=fit.alpha[users])
+                    return solver.in_sample_predictions(x_s[users], rows)
                 if cached_k is not None:
-                    return jnp.matmul(cached_k[users], fit.alpha, precision="highest")
+                    return solver.predict_krr(cached_k[users], fit)
                 rows = jnp.asarray(query_rows, self.dtype)
                 return _predict_batch(self.kernel, rows, x_s, fit.alpha)
 
@@ -273,12 +292,18 @@ class InfiniteAE:
             )
             if best is None or value > best[0]:
                 best = (value, reg, fit)
+        if best is None:
+            raise solver.NonFiniteError(
+                f"InfiniteAE.select_reg: α is not finite at every λ of {grid}; "
+                + solver.ridge_advice(max(grid), self.dtype)
+            )
         value, self.reg_, self.fit_ = best
         self.reg = self.reg_
         self.selection_ = {
             "metric": metric,
             "best_value": value,
             "grid": grid,
+            "invalid_regs": invalid,
             "method": solver.choose_sweep_method(len(grid), method),
             "in_sample": in_sample,
         }

@@ -31,6 +31,7 @@ import optax
 from absl import logging
 
 from infinite_ae import evaluation
+from infinite_ae import progress as progress_lib
 from infinite_ae.trainers import negatives as negatives_lib
 from infinite_ae.types import Array, PRNGKey, PyTree
 
@@ -282,6 +283,7 @@ def fit(
     ks: tuple[int, ...] = (5, 10),
     compute_test: bool = True,
     log_fn: Callable[[int, dict[str, float]], None] | None = None,
+    progress: str | None = None,
 ) -> FitResult:
     """Trains `model` on rows (users, items) with early stopping on val nDCG@10.
 
@@ -306,6 +308,8 @@ def fit(
       ks: metric cut-offs; must include 10.
       compute_test: evaluate the best parameters on the test split.
       log_fn: called as log_fn(epoch, scalars) after every evaluation.
+      progress: a description to show a progress bar (and log lines) of the
+        epochs under.
 
     Returns:
       `FitResult`.
@@ -331,6 +335,9 @@ def fit(
     bad = 0
     epoch_time = 0.0
     epochs_run = 0
+    bar = None
+    if progress:
+        bar = progress_lib.Progress(max_epochs, progress, unit="epoch")
     for epoch in range(max_epochs):
         t0 = time.perf_counter()
         state, stats = epoch_fn(
@@ -340,7 +347,12 @@ def fit(
         epoch_time += time.perf_counter() - t0
         epochs_run = epoch + 1
         if not np.isfinite(loss):
-            raise FloatingPointError(f"non-finite loss at epoch {epoch}")
+            raise FloatingPointError(
+                f"non-finite loss at epoch {epoch}; lower the learning rate "
+                f"({learning_rate:g})"
+            )
+        if bar is not None:
+            bar.update(loss=loss)
         if (epoch + 1) % eval_every and epoch + 1 != max_epochs:
             continue
         u_emb, i_emb = embed_fn(state.params, graph)
@@ -358,6 +370,8 @@ def fit(
             bad += 1
             if bad >= patience:
                 break
+    if bar is not None:
+        bar.close()
     _, best_epoch, best_params, best_val = best
     test = None
     if compute_test:

@@ -1,0 +1,484 @@
+"""Typed job settings: a config becomes frozen dataclasses, checked before data loads.
+
+`from_config(config)` turns the locked `ml_collections.ConfigDict` into a `Settings`
+tree of frozen dataclasses. Every field is read once, here: its type is checked (a
+`Literal` lists the valid choices), its range is checked (field metadata, e.g.
+`POSITIVE`), and every error names the config field::
+
+    config.dconrec.budget=-0.5: must be in (0, 1]
+
+Jobs receive the dataclasses and never see a ConfigDict. The sections a method does
+not use are not validated (a Distill-CF run does not check `config.dconrec`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import types
+import typing
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
+
+from infinite_ae import kernels
+
+Check = tuple[Callable[[Any], bool], str]
+"""A range check: (predicate on the value, what the value must be)."""
+
+
+def _check(predicate: Callable[[Any], bool], text: str) -> dict[str, Check]:
+    return {"check": (predicate, text)}
+
+
+POSITIVE = _check(lambda v: v > 0, "must be > 0")
+NON_NEGATIVE = _check(lambda v: v >= 0, "must be >= 0")
+AT_LEAST_ONE = _check(lambda v: v >= 1, "must be >= 1")
+FRACTION = _check(lambda v: 0 < v <= 1, "must be in (0, 1]")
+UNIT_INTERVAL = _check(lambda v: 0 <= v <= 1, "must be in [0, 1]")
+ALL_POSITIVE = _check(
+    lambda v: len(v) > 0 and all(x > 0 for x in v),
+    "must be a non-empty list of values > 0",
+)
+ALL_AT_LEAST_ONE = _check(
+    lambda v: len(v) > 0 and all(x >= 1 for x in v),
+    "must be a non-empty list of integers >= 1",
+)
+
+
+def _field(**metadata: Any) -> Any:
+    return dataclasses.field(metadata=metadata)
+
+
+class SettingsError(ValueError):
+    """A config field has the wrong type or value (the message names the field)."""
+
+
+def _fail(path: str, value: Any, text: str) -> SettingsError:
+    return SettingsError(f"{path}={value!r}: {text}")
+
+
+def _coerce(path: str, value: Any, hint: Any) -> Any:
+    """``value`` converted to the annotated type, or a `SettingsError`."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin is Literal:
+        if value not in args:
+            raise _fail(path, value, f"valid: {', '.join(map(repr, args))}")
+        return value
+    if origin in (typing.Union, types.UnionType):
+        if value is None and type(None) in args:
+            return None
+        options = [a for a in args if a is not type(None)]
+        return _coerce(path, value, options[0])
+    if dataclasses.is_dataclass(hint):
+        return build(hint, value, path)
+    if origin is tuple:
+        if isinstance(value, str) or not isinstance(value, list | tuple):
+            raise _fail(path, value, "must be a list")
+        return tuple(_coerce(f"{path}[{i}]", v, args[0]) for i, v in enumerate(value))
+    if origin is dict:
+        if not (isinstance(value, Mapping) or hasattr(value, "items")):
+            raise _fail(path, value, "must be a mapping")
+        return {str(k): _coerce(f"{path}.{k}", v, args[1]) for k, v in value.items()}
+    return _scalar(path, value, hint)
+
+
+def _scalar(path: str, value: Any, hint: Any) -> Any:
+    if hint is bool:
+        if not isinstance(value, bool):
+            raise _fail(path, value, "must be True or False")
+        return value
+    if hint is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise _fail(path, value, "must be an integer")
+        return int(value)
+    if hint is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise _fail(path, value, "must be a number")
+        if not math.isfinite(value):
+            raise _fail(path, value, "must be finite")
+        return float(value)
+    if hint is str:
+        if not isinstance(value, str):
+            raise _fail(path, value, "must be a string")
+        return value
+    raise TypeError(f"{path}: unsupported settings type {hint!r}")
+
+
+T = typing.TypeVar("T")
+
+
+def build(cls: type[T], section: Any, path: str) -> T:
+    """A ``cls`` instance from a config section; every field checked and named.
+
+    Args:
+      cls: a frozen dataclass whose fields are annotated with supported types
+        (bool, int, float, str, Literal, X | None, tuple[X, ...], dict[str, X], a
+        nested settings dataclass) and may carry a `Check` in their metadata.
+      section: a ConfigDict (or mapping) holding exactly those fields.
+      path: the section's name in messages, e.g. "config.distill".
+
+    Returns:
+      The validated dataclass.
+
+    Raises:
+      SettingsError: a missing, unknown, mistyped or out-of-range field.
+    """
+    if not isinstance(section, Mapping) and not hasattr(section, "keys"):
+        raise SettingsError(f"{path} must be a config section, got {section!r}")
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(section.keys()) - names)
+    if unknown:
+        raise SettingsError(f"{path}: unknown fields {unknown}; valid: {sorted(names)}")
+    values = {}
+    for f in dataclasses.fields(cls):
+        where = f"{path}.{f.name}"
+        if f.name not in section.keys():
+            raise SettingsError(f"{where} is missing")
+        value = _coerce(where, section[f.name], hints[f.name])
+        check = f.metadata.get("check")
+        if check is not None and value is not None and not check[0](value):
+            raise _fail(where, section[f.name], check[1])
+        values[f.name] = value
+    return cls(**values)
+
+
+# ---------------------------------------------------------------------------------
+# Sections shared by every job.
+
+
+@dataclasses.dataclass(frozen=True)
+class SyntheticSettings:
+    """`config.data.synthetic`: the built-in generator or a real dataset's shape."""
+
+    num_users: int = _field(**AT_LEAST_ONE)
+    num_items: int = _field(**AT_LEAST_ONE)
+    mean_degree: float = _field(**POSITIVE)
+    profile: Literal["", "netflix"] = _field()
+    calibrate: bool = _field()
+
+
+DataName = Literal[
+    "synthetic",
+    "movielens",
+    "infinite_ae",
+    "infinite_ae_ratings",
+    "amazon_csv",
+    "amazon_json",
+    "recbole",
+    "csv",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class DataSettings:
+    """`config.data`: which dataset, and how it is filtered and split."""
+
+    name: DataName = _field()
+    path: str = _field()
+    variant: Literal["ml-1m", "ml-100k"] = _field()
+    prefer_original_split: bool = _field()
+    rating_threshold: float | None = _field()
+    dedup: Literal["first", "last", "none"] = _field()
+    min_user_interactions: int = _field(**NON_NEGATIVE)
+    k_core: int = _field(**NON_NEGATIVE)
+    split: Literal["infinite_ae", "random", "temporal_loo"] = _field()
+    synthetic: SyntheticSettings = _field()
+
+    def __post_init__(self):
+        needs_path = self.name not in ("synthetic", "movielens")
+        if needs_path and not self.path:
+            raise SettingsError(
+                f"config.data.path='': config.data.name={self.name!r} reads a file; "
+                "set config.data.path"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelSettings:
+    """`config.model.kernel`: the ∞-AE kernel."""
+
+    kind: Literal["ntk", "nngp", "linear"] = _field()
+    depth: int = _field(**AT_LEAST_ONE)
+    w_std: float = _field(**POSITIVE)
+    b_std: float = _field(**NON_NEGATIVE)
+
+    def spec(self) -> kernels.KernelSpec:
+        """The library's `kernels.KernelSpec`."""
+        return kernels.KernelSpec(
+            kind=self.kind, depth=self.depth, w_std=self.w_std, b_std=self.b_std
+        )
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelSettings:
+    """`config.model`: the closed-form models and how their λ is chosen."""
+
+    kernel: KernelSettings = _field()
+    reg_grid: tuple[float, ...] = _field(**ALL_POSITIVE)
+    absolute_reg: bool = _field()
+    select_metric: str = _field()
+    dtype: Literal["float32", "float64"] = _field()
+    ease_reg_grid: tuple[float, ...] = _field(**ALL_POSITIVE)
+
+
+@dataclasses.dataclass(frozen=True)
+class EvalSettings:
+    """`config.eval`: cut-offs, batches and AUC negatives of every evaluation."""
+
+    ks: tuple[int, ...] = _field(**ALL_AT_LEAST_ONE)
+    batch_size: int = _field(**AT_LEAST_ONE)
+    auc_negatives: int = _field(**NON_NEGATIVE)
+
+
+def check_metric(path: str, name: str, ks: tuple[int, ...], names: tuple[str, ...]):
+    """Raises unless ``name`` is "metric@k" with a known metric and a cut-off in ks."""
+    metric, _, k = name.partition("@")
+    if metric not in names or not k.isdigit() or int(k) not in ks:
+        valid = [f"{m}@{c}" for m in names for c in ks]
+        raise SettingsError(f"{path}={name!r}: valid: {', '.join(valid)}")
+
+
+# ---------------------------------------------------------------------------------
+# Distill-CF.
+
+
+@dataclasses.dataclass(frozen=True)
+class KernelOverride:
+    """`config.distill.kernel`: fields that differ from `config.model.kernel`."""
+
+    kind: Literal["ntk", "nngp", "linear"] | None = _field()
+    depth: int | None = _field(**AT_LEAST_ONE)
+    w_std: float | None = _field(**POSITIVE)
+    b_std: float | None = _field(**NON_NEGATIVE)
+
+    def apply(self, base: KernelSettings) -> KernelSettings:
+        """``base`` with the set fields replaced."""
+        changes = {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+        return dataclasses.replace(base, **changes)
+
+
+@dataclasses.dataclass(frozen=True)
+class DistillSettings:
+    """`config.distill` (the fields are documented in configs/distill_section.py)."""
+
+    num_users: int = _field(**AT_LEAST_ONE)
+    init: Literal[
+        "random_users", "head_users", "random_interactions", "random_noise"
+    ] = _field()
+    init_scale: float = _field(**POSITIVE)
+    temperature: float = _field(**POSITIVE)
+    num_samples: int = _field(**AT_LEAST_ONE)
+    num_draws: int = _field(**NON_NEGATIVE)
+    eval_num_draws: int = _field(**NON_NEGATIVE)
+    cardinality_reg: float = _field(**NON_NEGATIVE)
+    learning_rate: float = _field(**POSITIVE)
+    lr_decay_steps: int = _field(**NON_NEGATIVE)
+    lr_final_fraction: float = _field(**UNIT_INTERVAL)
+    num_steps: int = _field(**AT_LEAST_ONE)
+    batch_size: int = _field()
+    eval_every: int = _field(**NON_NEGATIVE)
+    eval_steps: tuple[int, ...] = _field()
+    patience: int = _field(**AT_LEAST_ONE)
+    reg_grid: tuple[float, ...] = _field(**ALL_POSITIVE)
+    reg_schedule: Literal["reselect_on_validation", "fixed"] = _field()
+    reg_select_metric: str = _field()
+    reg: float = _field(**POSITIVE)
+    include_init_candidate: bool = _field()
+    kernel: KernelOverride = _field()
+    eval_reg_grid: tuple[float, ...] = _field(**ALL_POSITIVE)
+    prng_impl: Literal["threefry2x32", "rbg", "unsafe_rbg"] = _field()
+    log_every: int = _field(**AT_LEAST_ONE)
+    checkpoint_every: int = _field(**AT_LEAST_ONE)
+    export_modes: tuple[Literal["sample", "topk", "threshold"], ...] = _field()
+    export_primary: Literal["sample", "topk", "threshold"] = _field()
+    topk_k: int = _field(**NON_NEGATIVE)
+    threshold: float = _field(**UNIT_INTERVAL)
+    baselines: tuple[
+        Literal["random_users", "head_users", "random_interactions"], ...
+    ] = _field()
+    val_batch_size: int = _field(**NON_NEGATIVE)
+    val_users: int = _field(**NON_NEGATIVE)
+
+    def __post_init__(self):
+        path = "config.distill"
+        if self.batch_size == 0 or self.batch_size < -1:
+            raise _fail(
+                f"{path}.batch_size", self.batch_size, "must be >= 1 or -1 (all)"
+            )
+        if self.num_draws > self.num_samples:
+            raise _fail(f"{path}.num_draws", self.num_draws, "must be <= num_samples")
+        if self.export_primary not in self.export_modes:
+            raise _fail(
+                f"{path}.export_primary",
+                self.export_primary,
+                f"must be one of export_modes {self.export_modes}",
+            )
+        if any(s < 1 or s > self.num_steps for s in self.eval_steps):
+            raise _fail(
+                f"{path}.eval_steps", self.eval_steps, "must lie in [1, num_steps]"
+            )
+
+
+# ---------------------------------------------------------------------------------
+# DConRec.
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainerSettings:
+    """`config.dconrec.eval_settings.<model>`: one gradient-trained model."""
+
+    learning_rate: float = _field(**POSITIVE)
+    batch_size: int = _field(**AT_LEAST_ONE)
+    max_epochs: int = _field(**AT_LEAST_ONE)
+    embedding_dim: int = _field(**AT_LEAST_ONE)
+    reg_weight: float = _field(**NON_NEGATIVE)
+    num_layers: int = _field(**AT_LEAST_ONE)
+
+
+TrainerName = Literal["bprmf", "lightgcn"]
+
+
+@dataclasses.dataclass(frozen=True)
+class DConRecSettings:
+    """`config.dconrec` (the fields are documented in configs/dconrec_section.py)."""
+
+    preset: Literal["clean", "official_code"] = _field()
+    budget: float = _field(**FRACTION)
+    budget_mode: Literal["strict", "official"] = _field()
+    outer_steps: int = _field(**AT_LEAST_ONE)
+    outer_lr_schedule: dict[str, float] = _field()
+    num_masks: int = _field(**AT_LEAST_ONE)
+    variance_reduction: bool = _field()
+    common_random_numbers: bool = _field()
+    projection: Literal["exact", "bisection"] = _field()
+    condense_model: TrainerName = _field()
+    inner_lr: float = _field(**POSITIVE)
+    inner_batch_size: int = _field(**AT_LEAST_ONE)
+    proxy_model: TrainerName = _field()
+    use_pseudo: bool = _field()
+    pseudo_ratio: float = _field(**NON_NEGATIVE)
+    pseudo_min_per_user: int = _field(**NON_NEGATIVE)
+    pseudo_share: float | None = _field(**UNIT_INTERVAL)
+    original_init: Literal["uniform", "per_user"] = _field()
+    tail_threshold: int = _field(**NON_NEGATIVE)
+    final_mode: Literal["topk", "sample"] = _field()
+    eval_models: tuple[TrainerName, ...] = _field()
+    eval_settings: dict[str, TrainerSettings] = _field()
+    reference_cache: str | None = _field()
+    patience: int = _field(**AT_LEAST_ONE)
+    test_mask: Literal["train", "train+val"] = _field()
+    log_every: int = _field(**AT_LEAST_ONE)
+    checkpoint_every: int = _field(**AT_LEAST_ONE)
+
+    def __post_init__(self):
+        path = "config.dconrec"
+        if not self.eval_models:
+            raise _fail(f"{path}.eval_models", self.eval_models, "must not be empty")
+        needed = {self.condense_model, self.proxy_model, *self.eval_models}
+        missing = sorted(needed - set(self.eval_settings))
+        if missing:
+            raise _fail(
+                f"{path}.eval_settings",
+                sorted(self.eval_settings),
+                f"needs settings for {missing}",
+            )
+        for step, rate in self.outer_lr_schedule.items():
+            where = f"{path}.outer_lr_schedule"
+            if not step.isdigit():
+                raise _fail(where, step, "keys must be outer steps (non-negative ints)")
+            if rate <= 0:
+                raise _fail(f"{where}.{step}", rate, "must be > 0")
+        if "0" not in self.outer_lr_schedule:
+            raise _fail(
+                f"{path}.outer_lr_schedule", self.outer_lr_schedule, "needs step 0"
+            )
+
+
+OFFICIAL_OVERRIDES = {
+    "variance_reduction": False,
+    "common_random_numbers": False,
+    "budget_mode": "official",
+    "final_mode": "sample",
+    "inner_lr": 5e-4,
+    "pseudo_share": None,
+    "original_init": "uniform",
+    "outer_lr_schedule": {"0": 0.01, "70": 1e-3, "140": 1e-4, "210": 1e-5},
+}
+"""What `preset="official_code"` forces: no baseline and independent inner keys, the
+official budget, one Bernoulli draw at the end, the official inner lr and uniform
+init, and the official code's effective lr schedule (docs/original_code.md, DConRec).
+Dataset knobs (ρ, tail threshold, pseudo ratio, steps) stay."""
+
+
+def effective_dconrec(settings: DConRecSettings) -> DConRecSettings:
+    """The settings with the `official_code` overrides applied (if that preset)."""
+    if settings.preset == "clean":
+        return settings
+    return dataclasses.replace(settings, **OFFICIAL_OVERRIDES)
+
+
+# ---------------------------------------------------------------------------------
+# The whole run.
+
+Method = Literal["infinite_ae", "ease", "popularity", "distill_cf", "dconrec"]
+KRR_METRICS = ("hr", "recall", "hit", "precision", "ndcg", "mrr", "psp", "psp_norm")
+DISTILL_METRICS = ("hr", "ndcg")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """A validated run: the method, its seed and the sections it reads."""
+
+    method: Method
+    seed: int
+    data: DataSettings
+    model: ModelSettings
+    eval: EvalSettings
+    distill: DistillSettings | None = None
+    dconrec: DConRecSettings | None = None
+
+
+def from_config(config: Any) -> Settings:
+    """Validates ``config`` into `Settings` before anything is loaded.
+
+    Raises:
+      SettingsError: the first invalid field, named as ``config.<section>.<field>``.
+    """
+    method = _coerce("config.method", config.method, Method)
+    seed = _scalar("config.seed", config.seed, int)
+    if seed < 0:
+        raise _fail("config.seed", seed, "must be >= 0")
+    model = build(ModelSettings, config.model, "config.model")
+    eval_settings = build(EvalSettings, config.eval, "config.eval")
+    ks = eval_settings.ks
+    sections: dict[str, Any] = {}
+    if method == "distill_cf":
+        distill = build(DistillSettings, config.distill, "config.distill")
+        ks = tuple(sorted({*ks, 10, 100}))
+        check_metric(
+            "config.model.select_metric", model.select_metric, ks, DISTILL_METRICS
+        )
+        check_metric(
+            "config.distill.reg_select_metric",
+            distill.reg_select_metric,
+            (10, 100),
+            DISTILL_METRICS,
+        )
+        sections["distill"] = distill
+    elif method == "dconrec":
+        dconrec = build(DConRecSettings, config.dconrec, "config.dconrec")
+        sections["dconrec"] = effective_dconrec(dconrec)
+    elif method in ("infinite_ae", "ease"):
+        check_metric("config.model.select_metric", model.select_metric, ks, KRR_METRICS)
+    if model.dtype == "float64" and method != "infinite_ae" and method != "ease":
+        raise _fail("config.model.dtype", model.dtype, f"{method} runs in float32 only")
+    return Settings(
+        method=method,
+        seed=seed,
+        data=build(DataSettings, config.data, "config.data"),
+        model=model,
+        eval=eval_settings,
+        **sections,
+    )
