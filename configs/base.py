@@ -64,7 +64,8 @@ def get_config(arg=None):
     model.kernel.b_std = 0.1
     # Ridge values tried on validation, relative to the kernel's mean diagonal.
     # The original grid is {0, 1, 5, 20, 50, 100}; 0 is numerically useless in
-    # float32 (validation HR@100 2.18 on ML-1M), so 200 takes its place.
+    # float32 (validation HR@100 2.18 on ML-1M; quirk 4 in docs/original_code.md),
+    # so 200 takes its place.
     model.reg_grid = (1.0, 5.0, 20.0, 50.0, 100.0, 200.0)
     # Treat reg as an absolute ridge instead of relative to mean(diag K).
     model.absolute_reg = False
@@ -80,6 +81,9 @@ def get_config(arg=None):
     config.eval.ks = (10, 100)
     # Users scored per batch (memory grows with batch_size x items).
     config.eval.batch_size = 2048
+    # Instead of batch_size: plan the users per test-evaluation batch from this
+    # memory budget in MiB (`tiles.evaluation_row_bytes`); 0 uses batch_size.
+    config.eval.budget_mb = 0
     # Sampled negatives per user for the pooled AUC (as the original).
     config.eval.auc_negatives = 50
 

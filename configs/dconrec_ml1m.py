@@ -5,13 +5,17 @@ Ratings come from the ∞-AE hdf5 (all 1,000,209 ML-1M ratings; ratings.dat is n
 available offline), re-split by `config.data.split = "random"`.
 
 Run:   python -m experiments.run --config=configs/dconrec_ml1m.py
-Expect (measured 2026-11-24, 2-core CPU shared with two other jobs, 1,954 s): realised
-168,893 rows (25.03 % of N_tr: 127 tail, 108,376 original, 60,390 pseudo); test
-nDCG@10 of BPR-MF 17.90 on the condensed set vs 12.97 on a random subset of the same
-size and 19.82 on the full training split (retention 0.903 vs 0.654); LightGCN 17.70
-vs 15.16 and 20.35 (0.870 vs 0.745). See benchmarks/dconrec_retention.md. The proxy
-and the full-data references are cached (`reference_cache`), so a second run skips
-them (about 20 of the 33 minutes).
+Expect: realised size 25 % of N_tr (about 169k rows: tail, original, pseudo); test
+nDCG@10 retention (condensed / full training split) about 0.90 for BPR-MF and 0.87
+for LightGCN, against about 0.65 and 0.75 for a random subset of the same size; about
+33 min on a 2-core CPU shared with other jobs. The proxy and the full-data references
+are cached (`reference_cache`), so a second run skips them (about 20 of the 33
+minutes). Measured tables: benchmarks/dconrec_retention.md.
+
+The official code's quirks and the `official_code` preset: docs/original_code.md,
+DConRec. The deviations below are not quirks but choices of this config, each
+explained at its field; the probes behind them are in benchmarks/dconrec_retention.md
+and benchmarks/README.md ("DConRec ML-1M: how the config was tuned").
 """
 
 from configs import base
@@ -34,20 +38,20 @@ def get_config(arg=None):
     data.split = "random"
     dconrec = config.dconrec
     # Deviation (outer signal): the official inner lr 5e-4 leaves the one-epoch inner
-    # model at its Xavier init, so every mask's validation BPR loss is log 2 (measured
-    # mean 0.69311, std < 1e-5 over masks): the REINFORCE estimate is pure noise. At
-    # 1e-2 the losses spread (mean 0.470, std 0.0065 over 4 masks) and a pool with
-    # twice the pseudo-positive mass scores 0.439 (std 0.0046), i.e. the loss now
-    # depends on the subset. 5e-2 overshoots (0.406 vs 0.415: the order flips).
+    # model at its Xavier init, so every mask's validation BPR loss is log 2 and the
+    # REINFORCE estimate is pure noise. At 1e-2 the loss depends on the subset (a
+    # pool with more pseudo-positive mass scores lower); 5e-2 overshoots (the order
+    # of the two pools flips).
     dconrec.inner_lr = 1e-2
-    # 30 outer steps (~3-4 s each unloaded for BPR-MF, K=4, on 2 CPU cores); the
+    # 30 outer steps (a few seconds each for BPR-MF with K = 4 on a 2-core CPU); the
     # official schedule spends iterations 210+ at 1e-5, where s no longer moves.
     dconrec.outer_steps = 30
     # Official effective value of the first 70 iterations.
     dconrec.outer_lr_schedule = {"0": 0.01}
-    # Long-tail compensation (dconrec.md §4.3): the official default, 10 (ML-1M's
-    # value is not in the official configs): 127 interactions of 14 users. The
-    # per-user initialisation below already keeps every light user whole.
+    # Long-tail compensation: every training interaction of a user with at most this
+    # many is kept in every condensed set. 10 is the official default (the official
+    # configs give no ML-1M value): 127 interactions of 14 users here. The per-user
+    # initialisation below already keeps every light user whole.
     dconrec.tail_threshold = 10
     # Pseudo-positives: each user's 10 top unseen items of the proxy (ratio 0, minimum
     # 10), all kept at the start (share 1: s = 1, the rest of the mass on the
@@ -59,21 +63,19 @@ def get_config(arg=None):
     dconrec.pseudo_share = 1.0
     # Deviation: the training candidates' mass water-filled over users (every user
     # keeps min(n_u, c) of his n_u interactions in expectation, c ≈ 18 here) instead
-    # of uniformly, which thins the heaviest users most.
+    # of uniformly, which thins the heaviest users most. Water-filled originals plus
+    # each user's top-10 pseudo-positives is the best composition of those probed
+    # (BPR-MF on one 25 % subset per rule; benchmarks/dconrec_retention.md,
+    # "Composition probes").
     dconrec.original_init = "per_user"
-    # Probes behind these choices (BPR-MF on one 25 % subset each, test nDCG@10;
-    # full data 19.82; benchmarks/dconrec_retention.md): uniform random 13.28;
-    # tail 30 + ratio 0.3 pseudo at half the mass 15.92 (the previous default);
-    # water-filling alone 16.19; + top-5 pseudo 18.06; + top-10 pseudo 18.21;
-    # tail 30 + top-10 pseudo + uniform originals 17.67.
     # One Bernoulli draw from s (official): "topk" would take the high-s
     # pseudo-positives first and so change the pseudo/original mix.
     dconrec.final_mode = "sample"
-    # LightGCN propagation costs ~0.7 s per batch on full ML-1M on 2 cores: larger
-    # batches (same for full, random and condensed data), Adam 1e-2 and a 50-epoch
-    # cap. At 4e-3 a 25 % subset (10 batches per epoch) sits at the popularity level
-    # (validation nDCG@10 ~10.1) for more than the 10-epoch patience and stops at
-    # epoch 0; at 1e-2 it leaves the plateau after ~5 epochs (measured).
+    # LightGCN propagation is costly on a CPU: larger batches (same for full, random
+    # and condensed data), Adam 1e-2 and a 50-epoch cap. With a lower lr a 25 %
+    # subset (few batches per epoch) stays at the popularity level for longer than
+    # the 10-epoch patience and training stops at epoch 0; 1e-2 leaves that plateau
+    # within a few epochs.
     dconrec.eval_settings.lightgcn.batch_size = 16384
     dconrec.eval_settings.lightgcn.learning_rate = 1e-2
     dconrec.eval_settings.lightgcn.max_epochs = 50

@@ -1,8 +1,8 @@
 """DConRec on the small built-in synthetic dataset: a smoke run.
 
 Run:   python -m experiments.run --config=configs/dconrec_quick.py
-Expect: ~35 s of CPU time on a 2-core CPU (most of it XLA compilation; measured
-under heavy shared load, so wall time varies); realised size 25 % of N_tr.
+Expect: ~35 s of CPU time on a 2-core CPU (most of it XLA compilation; wall time
+varies with the load); realised size 25 % of N_tr.
 """
 
 from configs import base

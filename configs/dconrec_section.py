@@ -1,9 +1,11 @@
 """Default `config.dconrec` section (DConRec, `experiments/jobs/dconrec.py`).
 
-Defaults are the `clean` preset of dconrec.md §9 (CRN, mean baseline, fresh outer
-gradient, exact pseudo exclusion, tail removed from the pool) with the official code's
-non-quirk defaults (ρ = 0.25, K = 4, one inner epoch, batch 4096, proxy BPR-MF, pseudo
-minimum 5, tail threshold 10, dim 64, reg 1e-4, patience 10, at most 300 epochs).
+Defaults are the library's `clean` preset (CRN, mean baseline, fresh outer gradient,
+exact pseudo exclusion, tail removed from the pool) with the official code's non-quirk
+defaults (ρ = 0.25, K = 4, one inner epoch, batch 4096, proxy BPR-MF, pseudo minimum 5,
+tail threshold 10, dim 64, reg 1e-4, patience 10, at most 300 epochs). The official
+code's quirks, numbered as below, and what `preset="official_code"` reproduces:
+docs/original_code.md, DConRec.
 """
 
 import ml_collections
@@ -30,20 +32,20 @@ def _model_settings(learning_rate, batch_size, max_epochs, num_layers=3):
 
 def get_section() -> ml_collections.ConfigDict:
     dconrec = ml_collections.ConfigDict()
-    # Preset: clean (library default) | official_code (replicates quirks 1-4, 6-8:
-    # also forces vr off, independent inner keys, the official budget, a sampled
-    # final set, inner lr 5e-4, uniform init and the official lr schedule; see
-    # OFFICIAL_OVERRIDES in experiments/jobs/dconrec.py).
+    # Preset: clean (library default) | official_code (replicates DConRec quirks 1-4
+    # and 6-8: also forces vr off, independent inner keys, the official budget, a
+    # sampled final set, inner lr 5e-4, uniform init and the official lr schedule;
+    # see OFFICIAL_OVERRIDES in experiments/settings.py).
     dconrec.preset = "clean"
     # ρ, the budget fraction.
     dconrec.budget = 0.25
     # strict: realised size (tail + original + pseudo) = ρ·N_tr; official: Σs <= ρ·N
-    # with N = N_tr + N_p and the tail on top (quirk 3).
+    # with N = N_tr + N_p and the tail on top (DConRec quirk 3).
     dconrec.budget_mode = "strict"
     # Outer iterations.
     dconrec.outer_steps = 300
     # Piecewise-constant outer lr {from iteration: value}; the official effective
-    # schedule (quirk 1) is 0.01 / 1e-3 / 1e-4 / 1e-5 at 0 / 70 / 140 / 210.
+    # schedule (DConRec quirk 1) is 0.01 / 1e-3 / 1e-4 / 1e-5 at 0 / 70 / 140 / 210.
     dconrec.outer_lr_schedule = {"0": 0.01, "70": 1e-3, "140": 1e-4, "210": 1e-5}
     # K Bernoulli masks per outer step.
     dconrec.num_masks = 4

@@ -4,41 +4,38 @@ Run:   python -m experiments.run --config=configs/distill_ml1m.py
 Local: python -m experiments.run --config=configs/distill_ml1m.py:original
        (the original code's settings: full batch, lr 0.04, 200 draws, 200 steps;
        about 14 s/step in the original code, far slower here too)
-Expect (measured 2026-11-24, shared 2-core CPU): test nDCG@10 of ∞-AE on the
-500-user summary 33.05 (seed 42; HR@10 31.59, HR@100 58.82, PSP@10 3.17, AUC 0.932,
-best step 90), 32.93 (seed 1) and 32.97 (seed 2): mean 32.98. Target: nDCG@10 >= 32.9
-(the original's best, 32.91, in 3,090 s on this CPU); 500 random real users: 27.65.
-Wall time 152 s on the idle machine (seed 42; target <= 309 s, a tenth of the
-original's); 402 s with three other jobs on the 2 cores.
+Expect: test nDCG@10 32.9-33.1 of ∞-AE on the 500-user summary (HR@10 about 31.6;
+the original code's best: 32.91; 500 random real users: 27.65); about 150 s on an
+idle 2-core CPU (the original code: about 3,090 s).
 
-Starts from the original `hyper_params.py` (μ = 500, γ = 200, τ = 10, c = 1e-3, Adam,
+Starts from the original code's defaults (μ = 500, γ = 200, τ = 10, c = 1e-3, Adam,
 λ re-selected on validation HR@100 from {1e-5, 1e-3, 0.1, 1, 5, 50}, patience 150,
-random real users as initial logits), corrected where the original is inconsistent:
+random real users as initial logits), corrected where the original is inconsistent
+(quirk numbers as in docs/original_code.md):
 
 * γ distinct Gumbel draws (the original reuses its first key, quirk 16);
 * the initialisation is a candidate for the kept summary (quirk 15);
-* the default steps/τ of hyper_params.py (500, τ = 10) and of the grid file
-  (1000, τ ≤ 5) disagree (quirk 6); the original's measured best step at τ = 10 was
-  75 of 200, so fewer steps suffice.
+* fewer steps: the original's two sets of defaults disagree on the number of steps
+  (500 vs 1000, quirk 6), and at τ = 10 its validation peaks early (step 75 of 200).
 
-Changes for speed (the original took 3,090 s on this CPU), each measured on ML-1M:
+Settings for speed, each checked on ML-1M:
 
 * Learning rate 0.1 (2.5×) with a cosine decay to 0 over 100 steps: at τ = 10 Adam
   moves the effective logits z = l/τ by lr/τ per step, so the original's trajectory
-  (dip, then a peak at step 75) is traversed faster; the decay removes the late
-  drift the original shows after its peak. Measured (seed 42): lr 0.2 over 60
-  steps 32.79; lr 0.2 over 80 steps 55.75 validation HR@100 at step 40, then
-  falling; lr 0.1 over 100 steps 33.05.
+  (dip, then a peak) is traversed faster; the decay removes the late drift the
+  original shows after its peak.
 * 2,048 real users per step streamed from the sparse matrix instead of all 6,040
-  (the loss is a mean over users; the GEMMs shrink 3×). Measured test nDCG@10 with
-  the original λ grid: 1,024 users 32.5, 2,048 users 32.6, 3,072 users (8 draws)
-  32.4 with the grid below: differences within the run-to-run spread.
+  (the loss is a mean over users; the GEMMs shrink 3×); the test result stays within
+  the run-to-run spread.
 * 4 Gumbel draws per step rescaled to the row mass of γ = 200 (an unbiased estimate,
   `sampling.sample_synthetic_users`): at τ = 10 one draw's entries vary by only about
   13 %, so the estimate's noise is small next to the mini-batch noise. The validated
   and kept sample uses 50 draws.
-* Validation every 10 steps (the original: every 40 steps over a longer run).
-* A λ grid with 0.01 (see below).
+* Validation every 10 steps (the original: every 25 and 40 steps over a longer run).
+* A λ grid with 0.01 (see `reg_grid` below).
+
+The measured runs behind these values: benchmarks/README.md, "Distill-CF ML-1M: how
+the config was tuned".
 """
 
 from configs import base
@@ -53,13 +50,13 @@ def get_config(arg=None):
     distill = config.distill
     # μ, synthetic users (8.3 % of ML-1M's 6,040 users).
     distill.num_users = 500
-    # γ and τ as the original hyper_params.py.
+    # γ and τ as the original code's defaults.
     distill.num_samples = 200
     distill.temperature = 10.0
     # 4 rescaled draws per training step (see the module docstring).
     distill.num_draws = 4
     # The validated / kept sample: 50 rescaled draws (relative noise about 2 % per
-    # entry; 200 exact draws gave the same validation curve on ML-1M).
+    # entry; the validation curve matches that of 200 exact draws).
     distill.eval_num_draws = 50
     # 2.5x the original rate, cosine-decayed to 0 over 100 steps.
     distill.learning_rate = 0.1
@@ -71,23 +68,22 @@ def get_config(arg=None):
     # Validate every 10 steps; early stopping as the original (patience 150 > run).
     distill.eval_every = 10
     # λ grids. The original's {1e-5, 1e-3, 0.1, 1, 5, 50} jumps 100x between 1e-3
-    # and 0.1, where the summary's validation optimum lies (measured on ML-1M:
-    # val HR@100 55.74 at 1e-3, 55.82 at 0.01, 52.75 at 0.1); 0.01 replaces 50, which
-    # was never selected, so validation still fits 6 models.
+    # and 0.1, where the summary's validation optimum lies; 0.01 fills the gap and
+    # replaces 50, which validation does not select, so each validation still fits
+    # 6 models.
     distill.reg_grid = (1e-5, 1e-3, 0.01, 0.1, 1.0, 5.0)
     # The final ∞-AE on the summary searches a finer grid once.
     distill.eval_reg_grid = (1e-5, 1e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1, 1.0, 5.0, 50.0)
     # The kept summary and the final λ are chosen on validation nDCG@10, the metric
-    # the summary is judged by; the training λ is still re-selected on HR@100 as in
-    # the original (distill.reg_select_metric). Measured with lr 0.1 / 100 steps:
-    # validation HR@100 peaks at step 50 (56.10; test nDCG@10 32.82) while
-    # validation nDCG@10 keeps rising to step 90 (23.20; test 33.04). Re-selecting
-    # the training λ on nDCG@10 too gave 32.89.
+    # the summary is judged by: validation HR@100 peaks earlier, at a summary with a
+    # lower test nDCG@10. The training λ is still re-selected on HR@100 as in the
+    # original (distill.reg_select_metric), which tested slightly better.
     config.model.select_metric = "ndcg@10"
     # AUC negatives as the original (50 per user).
     config.eval.auc_negatives = 50
     if arg == "original":
-        # The original code's settings (corrected for quirks 15 and 16).
+        # The original code's settings, with quirks 15 and 16 corrected (add
+        # --config.distill.include_init_candidate=False for the original quirk 15).
         distill.num_draws = 0
         distill.eval_num_draws = 0
         distill.learning_rate = 0.04

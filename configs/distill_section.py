@@ -1,8 +1,9 @@
 """Default `config.distill` section (Distill-CF, `experiments/jobs/distill_cf.py`).
 
-Defaults are the original code's `hyper_params.py` (methods notes §6.9) with the
-library's corrections: γ distinct draws (quirk 16) and the initialisation kept as a
-candidate (quirk 15).
+Defaults are the original Distill-CF code's default hyper-parameters (its
+`hyper_params.py`) with the library's corrections: γ distinct draws (quirk 16) and the
+initialisation kept as a candidate (quirk 15). The quirks of the original code, with
+these numbers: docs/original_code.md.
 """
 
 import ml_collections
@@ -58,7 +59,8 @@ def get_section() -> ml_collections.ConfigDict:
     distill.reg_select_metric = "hr@100"
     # λ for reg_schedule = fixed.
     distill.reg = 1.0
-    # Keep the initialisation as a candidate for the kept summary (fixes quirk 15).
+    # Keep the initialisation as a candidate for the kept summary (fixes quirk 15;
+    # False reproduces the original).
     distill.include_init_candidate = True
     # Kernel of the inner learner during distillation; None fields inherit
     # config.model.kernel (the kernel used to evaluate the summary).

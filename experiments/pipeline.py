@@ -28,7 +28,7 @@ from experiments import workdir as workdir_lib
 from infinite_ae import io
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
-_VERSIONED = ("jax", "jaxlib", "flax", "optax", "numpy", "scipy", "h5py")
+_VERSIONED = ("jax", "jaxlib", "optax", "numpy", "scipy", "h5py", "pyarrow")
 
 
 @dataclasses.dataclass(frozen=True)

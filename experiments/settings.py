@@ -229,7 +229,14 @@ class EvalSettings:
 
     ks: tuple[int, ...] = _field(**ALL_AT_LEAST_ONE)
     batch_size: int = _field(**AT_LEAST_ONE)
+    budget_mb: int = _field(**NON_NEGATIVE)
     auc_negatives: int = _field(**NON_NEGATIVE)
+
+    def batching(self) -> dict[str, int]:
+        """`evaluation.evaluate` keywords: a byte budget, or the batch size."""
+        if self.budget_mb:
+            return {"budget_bytes": self.budget_mb << 20}
+        return {"batch_size": self.batch_size}
 
 
 def check_metric(path: str, name: str, ks: tuple[int, ...], names: tuple[str, ...]):

@@ -583,6 +583,7 @@ def evaluate(
     Raises:
         ValueError: bad split, average, mask, batch options or shapes.
         solver.NonFiniteError: NaN or infinite scores.
+        NotImplementedError: a mesh on a multi-process run.
 
     >>> import types
     >>> train = sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 0]], np.float32))
@@ -595,6 +596,12 @@ def evaluate(
     (50.0, 2)
     """
     _check_options(average, auc_ties)
+    if mesh is not None and jax.process_count() > 1:
+        raise NotImplementedError(
+            "evaluate(mesh=...) splits batches over this process's devices; on a "
+            "multi-process run give each process its own users (users=...) and a "
+            "mesh of its local devices, and combine the per-user results"
+        )
     ks = metrics_lib._check_ks(ks)
     targets, query = _split_matrices(data, split, mask)
     weights = metrics_lib.psp_weights(np.asarray(data.item_counts)) if psp else None

@@ -4,7 +4,7 @@ The ∞-AE kernel (Sachdeva et al., NeurIPS 2022) is the infinite-width NTK of
 ``depth × [Dense → ReLU] → Dense`` in NTK parameterisation with ``W_std = √2`` and
 ``b_std = 0.1``. Inputs are rows of the user × item matrix; only co-interaction counts
 ⟨x, y⟩ and squared norms ‖x‖² enter, so every kernel here is one Gram GEMM followed by
-elementwise work (methods notes §2.2–2.4).
+elementwise work.
 
 First layer (the input is scaled by 1/I): ``K⁰(x, y) = w_std² ⟨x, y⟩ / I + b_std²``.
 Each ReLU layer then applies, with v = Σ(x, x) and v' = Σ(y, y):
@@ -226,9 +226,10 @@ def kernel(
 ) -> jax.Array:
     """Closed-form NTK / NNGP / linear kernel between the rows of x and y.
 
-    Implements the recurrence of the module docstring (methods notes §2.3 in the safe
-    form of §2.4). Cost: one Gram GEMM (precision="highest") plus ~20 fused elementwise
-    flops per entry and layer. Pure; jit the caller with ``spec`` static.
+    Implements the recurrence of the module docstring in its numerically safe form
+    (atan2, safe square root, exact diagonal). Cost: one Gram GEMM
+    (precision="highest") plus ~20 fused elementwise flops per entry and layer. Pure;
+    jit the caller with ``spec`` static.
 
     Args:
       spec: the kernel.

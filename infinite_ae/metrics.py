@@ -4,8 +4,8 @@ Notation used in every docstring: for one user, `T` is the held-out set (the non
 entries of `targets`), `R_k` the top-k list of the masked scores, `hits@k = |R_k ∩ T|`
 and `m = min(|T|, k)`.
 
-Definitions (see `../shared/methods/conventions.md` §4 and
-`../shared/methods/infinite_ae_and_distill_cf.md` §4.3):
+Definitions (where a name has several meanings in the literature, the one used here;
+the ∞-AE code's conventions and quirks are in docs/original_code.md):
 
 * `hr_at_k` is the ∞-AE paper's HR@k, `hits / min(|T|, k)` (truncated recall, the
   Mult-VAE Recall@R). It is NOT the binary hit rate, which is `hit_at_k`.
@@ -13,7 +13,8 @@ Definitions (see `../shared/methods/conventions.md` §4 and
 * `ndcg_at_k` uses binary gain and an IDCG over `min(|T|, k)` positions (∞-AE, RecBole,
   Cornac, implicit and LensKit agree on this).
 * `psp_at_k` is the propensity-scored precision of the ∞-AE code, with its
-  normalisation quirk by default (`inf_ae_compat=True`), or properly normalised.
+  normalisation quirk by default (`inf_ae_compat=True`: the numerator, not the ideal,
+  is divided by m; quirk 2 in docs/original_code.md), or properly normalised.
 * `global_auc` is the pooled AUC of the ∞-AE code; `user_auc` is the per-user AUC.
 
 Conventions shared by all top-k metrics:
@@ -425,9 +426,10 @@ def psp_at_k(
         inf_ae_compat=True:  PSP@k = (Σ_{i ∈ R_k ∩ T} w_i / m) / W_m
         inf_ae_compat=False: PSP@k = (Σ_{i ∈ R_k ∩ T} w_i) / W_m       (in [0, 1])
 
-    The ∞-AE code divides the numerator by m but not the ideal W_m (quirk 2 of the
-    method notes), which shrinks published PSP values by 1/m; `inf_ae_compat=True`
-    reproduces the published numbers, `False` is the properly normalised variant.
+    The ∞-AE code divides the numerator by m but not the ideal W_m (quirk 2 in
+    docs/original_code.md), which shrinks published PSP values by 1/m;
+    `inf_ae_compat=True` reproduces the published numbers, `False` is the properly
+    normalised variant.
 
     Args:
         scores: [B, I] float scores, not yet masked.

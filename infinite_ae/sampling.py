@@ -1,8 +1,8 @@
 """Gumbel-softmax and the memory-light multi-draw sum used by Distill-CF.
 
-Distill-CF (Sachdeva et al., NeurIPS 2022, §4; methods notes §6.2–6.3) turns learned
-logits [S, I] into a synthetic user-item matrix by summing γ Gumbel-softmax draws per
-synthetic user and clipping at 1:
+Distill-CF (Sachdeva et al., NeurIPS 2022, §4) turns learned logits [S, I] into a
+synthetic user-item matrix by summing γ Gumbel-softmax draws per synthetic user and
+clipping at 1:
 
     X̂ = min(Σ_{j=1..γ} softmax((logits + g_j) / τ), 1),    g_j ~ Gumbel(0, 1) i.i.d.
 
@@ -12,8 +12,9 @@ that keeps nothing per draw: the backward pass regenerates each g_j from its key
 accumulates the VJP of one draw, ``(1/τ) · s ⊙ (ḡ − ⟨ḡ, s⟩)`` (row-wise inner product).
 
 Keys: draw j uses ``fold_in(key, j)``, so the γ draws are distinct (the original code
-uses its first key twice; quirk 16). The noise comes from ``jax.random.gumbel`` with the
-PRNG implementation of the key passed in (threefry by default; ``rbg`` keys also work).
+uses its first key twice, so only γ − 1 of its draws differ; quirk 16 in
+docs/original_code.md). The noise comes from ``jax.random.gumbel`` with the PRNG
+implementation of the key passed in (threefry by default; ``rbg`` keys also work).
 """
 
 from __future__ import annotations
@@ -117,7 +118,7 @@ def sum_gumbel_softmax(
 
     Draw j uses the key ``fold_in(key, j)``. The gradient (w.r.t. ``logits`` and
     ``temperature``) is exact: the backward pass regenerates each draw from its key
-    instead of storing it (methods notes §6.3).
+    instead of storing it.
 
     Args:
       key: PRNG key of this sample.

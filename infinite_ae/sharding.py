@@ -8,7 +8,7 @@ and Cholesky factor redundantly (S ≤ a few thousand, so that is cheaper than
 communicating it). The code is plain `jax.jit` with `NamedSharding` placements, so the
 reductions over users (the loss mean, the gradient with respect to the replicated
 logits, metric sums) become all-reduces (psum) inserted by XLA's SPMD partitioner:
-the same function runs unchanged on 1 device or N (methods conventions §8.2).
+the same function runs unchanged on 1 device or N.
 
 Batches are padded to a multiple of the device count with zero-weight rows
 (`pad_rows`, `pad_batch`), so the sharded result equals the unsharded one up to

@@ -1089,7 +1089,7 @@ def test_real_amazon_csv(real_data):
     assert summary["num_rows"] == 89689
     assert summary["num_users"] == 72098 and summary["num_items"] == 2428
     assert summary["num_duplicate_pairs"] == 1371
-    # The same rows as ∞-AE's magazine hdf5 (README §5), here as timestamps.
+    # ∞-AE's Magazine hdf5 was built from exactly these rows; compare the timestamps.
     ref, _ = loaders.load_infinite_ae_raw(
         real_data("infinite_ae_cf/magazine"), verify="off"
     )

@@ -26,7 +26,8 @@ def _tiny_config():
     distill.eval_every = 2
     distill.batch_size = 128
     distill.val_batch_size = 256
-    config.eval.batch_size = 256
+    # The test evaluation plans its batches from a memory budget, as at full size.
+    config.eval.budget_mb = 8
     config.eval.auc_negatives = 10
     return config
 
@@ -39,6 +40,7 @@ def test_configs_build():
         17_770,
     )
     assert full.distill.batch_size > 0 and full.distill.val_batch_size > 0
+    assert full.eval.budget_mb == 1024
     small = distill_netflix.get_config("small")
     assert small.data.synthetic.num_items == 17_770
     with pytest.raises(ValueError, match="small"):

@@ -43,7 +43,8 @@ def _x64(dtype):
 
 
 def _reference(spec, x, y=None):
-    """Float64 NumPy kernel in the arccos form of methods notes §2.2 (independent)."""
+    """Float64 NumPy kernel in the arc-cosine form θ = arccos(Σ / √(v v')) (independent
+    of the atan2 recurrence in `kernels`)."""
     x = np.asarray(x, np.float64)
     y = x if y is None else np.asarray(y, np.float64)
     dim = x.shape[1]

@@ -205,7 +205,9 @@ class HandComputedTest(absltest.TestCase):
         np.testing.assert_allclose(out["ndcg@5"], [dcg / idcg], rtol=RTOL)
 
     def test_psp_quirk_vs_normalised(self):
-        # w = (1, 2, 4, 8), T = {1, 2, 3}, ranking 0, 1, 2, 3 (nothing masked).
+        # The ∞-AE PSP divides only the numerator by m (quirk 2 in
+        # docs/original_code.md). w = (1, 2, 4, 8), T = {1, 2, 3}, ranking 0, 1, 2, 3
+        # (nothing masked).
         scores = jnp.array([[4.0, 3.0, 2.0, 1.0]])
         targets = jnp.array([[0, 1, 1, 1]])
         weights = jnp.array([1.0, 2.0, 4.0, 8.0])

@@ -230,6 +230,29 @@ class InfiniteAETest(parameterized.TestCase):
             model.predict(np.ones((2, 3)))
         with self.assertRaisesRegex(TypeError, "KernelSpec"):
             models.InfiniteAE(kernel="ntk")
+        with self.assertRaisesRegex(ValueError, "reg=-5: the ridge must be >= 0"):
+            models.InfiniteAE(reg=-5.0)
+
+    def test_tiny_reg_in_float32_is_invalid_not_silently_scored(self):
+        # Repeated users make K singular: at λ = 1e-8 α is NaN in float32. The
+        # sweep marks that λ invalid (no validation metric is recorded for it),
+        # and a plain fit raises saying what to change.
+        data = _data(num_users=40, seed=4)
+        rows = np.tile(data.train.toarray()[:8], (5, 1))
+        data = Interactions.from_matrices(
+            rows,
+            np.tile(data.val.toarray()[:8], (5, 1)),
+            np.tile(data.test.toarray()[:8], (5, 1)),
+        )
+        with self.assertLogs(level="WARNING"):
+            model = models.InfiniteAE().select_reg(data, grid=(1e-8, 5.0))
+        self.assertEqual(model.selection_["invalid_regs"], [1e-8])
+        self.assertNotIn(1e-8, model.val_metrics_)
+        self.assertEqual(model.reg_, 5.0)
+        with self.assertRaisesRegex(ValueError, r"reg=1e-08 is too small for float32"):
+            models.InfiniteAE(reg=1e-8).fit(data)
+        with self.assertRaisesRegex(ValueError, "not finite at every λ"):
+            models.InfiniteAE().select_reg(data, grid=(1e-8,))
 
 
 class RegistryTest(absltest.TestCase):

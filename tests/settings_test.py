@@ -1,5 +1,7 @@
 """Tests for `experiments.settings`: configs become typed settings or named errors."""
 
+# ruff: noqa: E501  (the table of bad fields reads best one case per line)
+
 import dataclasses
 import importlib
 import pathlib

@@ -173,7 +173,7 @@ class _Setup:
     cfg: settings_lib.DistillSettings
     select_metric: str
     ks: tuple[int, ...]
-    eval_batch_size: int
+    eval_batching: dict[str, int]
     distill_spec: Any
     eval_spec: Any
     learner: Any
@@ -233,7 +233,7 @@ def _set_up(
         cfg=cfg,
         select_metric=settings.model.select_metric,
         ks=tuple(sorted({*settings.eval.ks, 100})),
-        eval_batch_size=settings.eval.batch_size,
+        eval_batching=settings.eval.batching(),
         distill_spec=distill_spec,
         eval_spec=eval_kernel.spec(),
         learner=learner,
@@ -443,11 +443,7 @@ def _evaluate_support(setup: _Setup, support: np.ndarray, data, negatives):
         reg,
         absolute_reg=setup.eval_learner.absolute_reg,
     )
-    common = dict(
-        params=model,
-        ks=setup.ks,
-        batch_size=setup.eval_batch_size,
-    )
+    common = dict(params=model, ks=setup.ks, **setup.eval_batching)
     score = solver.krr_score_fn(setup.eval_spec)
     val = evaluation.evaluate(score, data, split="val", **common)
     test = evaluation.evaluate(

@@ -100,9 +100,9 @@ def run(settings: settings_lib.Settings, data: Interactions, ctx) -> dict[str, A
         data,
         split="test",
         ks=settings.eval.ks,
-        batch_size=settings.eval.batch_size,
         negatives=negatives,
         progress="test",
+        **settings.eval.batching(),
     )
     timings["test"] = time.perf_counter() - start
     return {"test": test, **selection, "timings": timings}

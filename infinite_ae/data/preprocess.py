@@ -5,7 +5,7 @@ steps compose; `preprocess` chains them and returns a record of every knob for
 `Interactions.info`. Order in `preprocess`: rating threshold -> duplicates ->
 minimum interactions per user -> k-core.
 
-Conventions (see ../shared/methods/conventions.md §2):
+Conventions:
   * ∞-AE / Distill-CF: no threshold, duplicates kept, users with < 3 interactions
     dropped in one pass, items never filtered directly.
   * k-core (RecBole semantics): repeat until every remaining user and item has at

@@ -22,20 +22,19 @@ users to the exact interaction count.
 Item calibration (`make_shaped`, default on). A user holds an item at most once, so
 drawing with weights equal to the target counts saturates the popular items (heavy
 users cannot take the top movie twice) and the in-cluster draws renormalise
-popularity per cluster: the realised popularity came out flatter than the targets
-(full Netflix size: median 1,622 vs 561, max 95,835 vs 232,944). `make_shaped` now
-deals the items to clusters by popularity stratum (`balanced_clusters`), solves the
-weights whose modelled realised counts equal the targets (`calibrate_item_weights`:
-a without-replacement inclusion model, solved in seconds, deterministic), and
-generates with ``exact_sampling`` (the law the model describes). Measured at full
-size (480,189 x 17,770, seed 0), realised vs target item counts: mean 5,654.4 vs
-5,654.5, median 561.5 vs 561, p90 10,184 vs 10,183, p99 107,979 vs 108,010, max
-233,551 vs 232,944 (+0.3 %); min 1 vs 3: about 450 of the rarest items (targets
-below 8) cannot go lower than the ≈ 4-8 interactions the users holding almost every
-movie give them (13 users have 15,000+ of the 17,770). At 10,000 users (targets
-scaled by U / 480,189) `profiles_test` checks the median within 10 %, max within 5 %,
-p90 / p99 and the head sums within 3 % (measured: within 2.7 %, 1.7 %, 0.4 %).
-``calibrate=False`` gives the earlier generator.
+popularity per cluster, so uncalibrated the realised popularity is much flatter than
+the targets. `make_shaped` therefore deals the items to clusters by popularity stratum
+(`balanced_clusters`), solves the weights whose modelled realised counts equal the
+targets (`calibrate_item_weights`: a without-replacement inclusion model, solved in
+seconds, deterministic), and generates with ``exact_sampling`` (the law the model
+describes). At full size the realised mean, median, p90, p99 and maximum item counts
+match the targets to within 0.3 %; only the minimum cannot: about 450 of the rarest
+items (targets below 8) cannot go lower than the ≈ 4-8 interactions the users holding
+almost every movie give them (13 users have 15,000+ of the 17,770). Measured
+realised-vs-target counts: benchmarks/README.md, "Netflix-shaped synthetic data: item
+calibration". At 10,000 users (targets scaled by U / 480,189) `profiles_test` checks
+the median within 10 %, max within 5 %, p90 / p99 and the head sums within 3 %.
+``calibrate=False`` uses the weights as given, without calibration.
 
 Users given fewer than 3 interactions (≈ 0.2 % in the Netflix shape) keep empty rows
 because the ∞-AE split drops them (as `make_synthetic` documents).
@@ -584,8 +583,8 @@ def make_shaped(
     exactly these clusters and degrees, and `make_synthetic` runs with
     ``exact_sampling`` (the law the calibration models). The solve takes seconds
     (≈ 40 model evaluations at Netflix size) and is deterministic given `seed`.
-    ``calibrate=False`` reproduces the earlier generator: weights used as given,
-    random clusters drawn inside `make_synthetic`, the same output as before.
+    ``calibrate=False`` skips all of this: weights used as given, random clusters
+    drawn inside `make_synthetic`.
 
     Memory: the output CSR matrices (≈ 4 bytes per interaction for the int32 item
     indices plus 4 for the float32 ones, ≈ 0.8 GB at Netflix size) plus one chunk of
@@ -625,8 +624,8 @@ def make_shaped(
             cluster_affinity=cluster_affinity,
         )
         # 6 redraw rounds, then the exact weighted fill: with the calibrated (more
-        # concentrated) weights later rounds mostly redraw held items (measured
-        # at 20k users: 12 rounds 23 s, 6 rounds 14 s).
+        # concentrated) weights later rounds mostly redraw held items, so more
+        # rounds cost time without adding interactions (benchmarks/README.md).
         extra = {
             "item_cluster": item_cluster,
             "user_cluster": user_cluster,

@@ -1,5 +1,14 @@
 """DConRec outer loop: Bernoulli masks, one-epoch inner training, REINFORCE, Adam on s,
-projection onto the budget (dconrec.md §4.4-4.8, §9, §10).
+projection onto the budget.
+
+DConRec (Wu et al., arXiv 2310.01038) learns one keep-probability s_c per candidate
+interaction c. Each outer step draws K masks m^k ~ Bernoulli(s), trains a freshly
+initialised inner model for one epoch on S(m) = tail ∪ {c : m_c = 1}, takes its BPR
+loss on the validation split as L_k, turns the K losses into a REINFORCE estimate of
+the gradient of E[L(m)] (`estimator`), takes an Adam step on s and projects s onto
+{0 <= s <= 1, sum s <= budget} (`projection`). Where the official code differs, the
+numbered DConRec quirks of docs/original_code.md say how (and which switch here
+reproduces it).
 
 Core: `outer_step(state, step_key, arrays, hparams=...)` is pure and jit-able (the
 shell jits it once with `functools.partial`). All integers that set shapes live in the
@@ -10,7 +19,8 @@ Randomness per outer step t (keys derived from `fold_in(base, t)`, so a resumed 
 draws the same numbers): mask k uses `fold_in(mask_key, k)`; with common random
 numbers (CRN, the clean default) all K inner models share `init_key`, `epoch_key`
 (shuffle + negatives), otherwise each mask folds in k. Validation negatives are drawn
-once per outer step and shared across masks in both modes (dconrec.md §10).
+once per outer step and shared across masks in both modes, so the K losses differ
+only through their masks and inner runs.
 """
 
 from __future__ import annotations
@@ -29,7 +39,8 @@ from infinite_ae.trainers import loop
 from infinite_ae.types import Array, PRNGKey
 
 OFFICIAL_SCHEDULE = {0: 0.01, 70: 1e-3, 140: 1e-4, 210: 1e-5}
-"""Effective outer lr of the official code (quirk 1): decay at iteration 0, 70, ...."""
+"""Effective outer lr of the official code, whose ÷10 decay every 70 iterations also
+fires at iteration 0 (DConRec quirk 1 in docs/original_code.md)."""
 
 
 def outer_lr_schedule(boundaries_and_values: dict[int, float]) -> optax.Schedule:
@@ -63,11 +74,14 @@ class StaticSpec:
       batch_size: inner batch size.
       baseline: mean baseline (VR estimator).
       common_random_numbers: share init and epoch keys across the K masks.
-      accumulate_grad: official quirk 2 (Adam sees the running sum of estimates).
+      accumulate_grad: Adam sees the running sum of all estimates, as in the official
+        code, which never zeroes the gradient (DConRec quirk 2 in
+        docs/original_code.md); False gives it the fresh estimate.
       projection: "exact" or "bisection".
       inner_exclude: "pool" (negatives avoid every candidate positive; the clean
         default, a superset of each mask's positives so CRN holds) or "train"
-        (official quirk 8: only original training items).
+        (only the original training items, as the official code; DConRec quirk 8
+        in docs/original_code.md).
       outer_loss_reg: include the L2 term in the outer (validation) loss, as the code.
     """
 
@@ -134,7 +148,8 @@ def init_state(num_candidates: int, init_prob) -> CondenseState:
 
     Args:
       num_candidates: N.
-      init_prob: [] s_c for every candidate (dconrec.md §4.8), or [N] per candidate
+      init_prob: [] s_c for every candidate (the official code: ρ·N_tr / N), or [N]
+        per candidate
         (e.g. a different initial value for pseudo-positives).
     """
     probs = jnp.broadcast_to(jnp.asarray(init_prob, jnp.float32), (num_candidates,))
@@ -215,7 +230,7 @@ def outer_step(
     *,
     spec: StaticSpec,
 ) -> tuple[CondenseState, dict[str, Array]]:
-    """One outer iteration (dconrec.md §4.10 step 3).
+    """One outer iteration: K masks, K inner epochs, REINFORCE, Adam on s, projection.
 
     Args:
       state: `CondenseState`.
@@ -280,7 +295,8 @@ def select_final(
     Args:
       probs: [N] final probabilities.
       mode: "topk" (deterministic: the round(budget) candidates with the largest s,
-        ties by index) or "sample" (one Bernoulli draw, dconrec.md §4.9).
+        ties by index) or "sample" (one Bernoulli draw from s, as the official code
+        draws its final sets).
       budget: the pool budget (number of candidates for "topk").
       sample_key: key for "sample".
 

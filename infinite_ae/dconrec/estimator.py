@@ -1,6 +1,8 @@
 """REINFORCE (score-function) gradient of E_{m ~ Bern(s)}[L(m)] w.r.t. s.
 
-dconrec.md §4.6: d log p(m | s) / ds_c = (m_c - s_c) / (s_c (1 - s_c)).
+For independent Bernoulli masks d log p(m | s) / ds_c = (m_c - s_c) / (s_c (1 - s_c)),
+and grad_s E[L(m)] = E[L(m) grad_s log p(m | s)] (the score-function identity; no
+gradient flows through the inner training). With K masks m^k and losses L_k:
 
   plain:  g = (1/K) sum_k L_k (m^k - s) / (s (1 - s))
   VR:     g = (1/(K-1)) sum_k (L_k - mean_j L_j) (m^k - s) / (s (1 - s))

@@ -1,4 +1,4 @@
-"""Export and load condensed interactions with provenance (dconrec.md §11).
+"""Export and load condensed interactions with provenance.
 
 Formats, like the Distill-CF outputs: NPZ (raw ids, indices, provenance, s), RecBole
 atomic `.inter` (tab-separated, `user_id:token item_id:token provenance:token`) and CSV

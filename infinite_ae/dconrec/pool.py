@@ -1,6 +1,10 @@
 """Candidate pool of DConRec: training interactions, pseudo-positives, tail set.
 
-dconrec.md §4.2 (pre-augmentation) and §4.3 (long-tail compensation). Provenance codes:
+Pre-augmentation: a proxy recommender trained on the training split proposes each
+user's top-ranked unseen items as candidate pseudo-positives (DConRec's "false
+negatives"); the outer loop decides through s which of them survive. Long-tail
+compensation: every training interaction of a user whose training degree is at most a
+threshold is kept in every condensed set. Provenance codes:
 ORIGINAL = 0 (a training interaction chosen through s), PSEUDO = 1 (a proxy
 pseudo-positive), TAIL = 2 (a long-tail user's training interaction, always kept).
 """
@@ -56,7 +60,7 @@ def pseudo_positives(
     exclusion: str = "exact",
     batch_size: int = 1024,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Top unseen items of a proxy model per user (dconrec.md §4.2).
+    """Top unseen items of a proxy model per user (the pseudo-positives).
 
     k_u = max(min_per_user, floor(ratio * deg_u)) items per user, capped by the number
     of items the user has not seen in training.
@@ -68,8 +72,9 @@ def pseudo_positives(
       ratio: pseudo-positives per user as a fraction of the training degree.
       min_per_user: lower bound on k_u.
       exclusion: "exact" (training items get -inf and are never selected; clean)
-        or "minus_one" (training items get score -1, official quirk 4: they can be
-        re-selected if real scores fall below -1).
+        or "minus_one" (training items get score -1, as the official code: they can
+        be re-selected if real scores fall below -1; DConRec quirk 4 in
+        docs/original_code.md).
       batch_size: users per scoring batch.
 
     Returns:
@@ -132,8 +137,9 @@ def build_pool(
       pseudo_users: [N_p] users of the pseudo-positives.
       pseudo_items: [N_p] items of the pseudo-positives.
       tail_threshold: users with training degree <= this are long-tail users.
-      tail_in_pool: official quirk 7 (True keeps tail interactions in the pool too,
-        so they can appear twice); the clean default removes them from the pool.
+      tail_in_pool: True keeps tail interactions in the pool too, so they can appear
+        twice (the official code; DConRec quirk 7 in docs/original_code.md); the clean
+        default removes them from the pool.
 
     Returns:
       `Pool`.
@@ -197,7 +203,7 @@ def initial_probs(
     pseudo_share: float | None = None,
     original_init: str = "uniform",
 ) -> np.ndarray:
-    """Initial keep-probabilities s of the candidates, Σ s = mass (dconrec.md §4.8).
+    """Initial keep-probabilities s of the candidates, Σ s = mass.
 
     pseudo_share None and original_init "uniform": s_c = mass / N for every
     candidate (the official code). Otherwise (deviations, both config flags):

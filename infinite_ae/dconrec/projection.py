@@ -2,7 +2,7 @@
 
 The Euclidean projection is clip(s - v, 0, 1) with v = 0 if sum clip(s, 0, 1) <= budget
 (inequality constraint: a feasible point is left unchanged), else the v >= 0 with
-sum clip(s - v, 0, 1) = budget (dconrec.md §4.7, §10).
+sum clip(s - v, 0, 1) = budget.
 
 `project_exact` finds v by sorting the breakpoints of the piecewise-linear
 f(v) = sum clip(s - v, 0, 1) (O(N log N)); `project_bisection` bisects on v in

@@ -1,8 +1,9 @@
 """Data-sampling baselines for Distill-CF at an equal user budget S.
 
-The Distill-CF paper compares against User-RNS (random users), Head-User (most active
-users) and Interaction-RNS (random interactions) at the same budget (methods notes
-§8.1). Each function returns an [S, I] float32 CSR support that ∞-AE can be fitted on.
+The Distill-CF paper (Sachdeva et al., NeurIPS 2022) compares against User-RNS
+(random users), Head-User (most active users) and Interaction-RNS (random
+interactions) at the same budget. Each function returns an [S, I] float32 CSR support
+that ∞-AE can be fitted on.
 NumPy randomness comes from an explicit `np.random.Generator`.
 """
 

@@ -1,6 +1,6 @@
 """Distill-CF's outer step: sample synthetic users, fit ∞-AE on them, score the real.
 
-Sachdeva et al., NeurIPS 2022, §4 (methods notes §6). The summary is a matrix of logits
+Sachdeva et al., NeurIPS 2022, §4. The summary is a matrix of logits
 [S, I]. One step:
 
 1. X̂ = min(Σ_{j<γ} softmax((logits + g_j)/τ), 1)                      (`sampling`)

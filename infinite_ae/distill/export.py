@@ -1,8 +1,9 @@
 """Discretising and exporting a distilled summary (NPZ, RecBole .inter, CSV).
 
 The learned summary is continuous (one clipped Gumbel-softmax sample of the logits;
-at τ = 10 it is dense, methods notes §6.5). Other libraries need discrete
-interactions, so three documented binarisations are offered (methods notes §6.8):
+at τ = 10 every draw spreads its unit mass over many items and the cardinality term
+cannot sparsify it, so the sample is dense: quirk 10 in docs/original_code.md). Other
+libraries need discrete interactions, so three binarisations are offered:
 
 * ``sample``: the learned distribution itself. γ categorical draws per synthetic user
   from softmax(logits) (the hard version of a Gumbel-softmax draw, independent of τ);

@@ -13,11 +13,10 @@ exceeds the budget.
 
 Sweep (`EASE.select_reg`): the Gram is computed once. Per λ either a Cholesky
 factorisation of G + λI and P = cho_solve(I) ("cholesky"), or, with one eigh of XᵀX,
-P(λ) = V diag(1/(e + λ)) Vᵀ (one GEMM per λ, "eigh"). Measured at ML-1M (I = 3,706,
-float32, 2-core CPU, CPU-seconds / 2 on a loaded machine): Gram 1.3 s; Cholesky
-weights 1.1 s per λ; eigh 12.3 s once, then 0.8 s per λ. The crossover is ≈ 40 λ
-values, so "auto" uses Cholesky below `EIGH_MIN_GRID` = 40 values (the 7-value grid
-costs ≈ 1.3 + 7 × 1.1 ≈ 9 s plus evaluation).
+P(λ) = V diag(1/(e + λ)) Vᵀ (one GEMM per λ, "eigh"). The eigh costs about ten
+Cholesky fits up front and saves only a fraction of one per λ, so it pays off from
+about 40 λ values at ML-1M size: "auto" uses Cholesky below `EIGH_MIN_GRID` = 40
+values (measured sweep costs in benchmarks/README.md, "EASE sweep costs").
 """
 
 from __future__ import annotations

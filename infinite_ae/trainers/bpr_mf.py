@@ -2,8 +2,8 @@
 
 Rendle et al., "BPR: Bayesian Personalized Ranking from Implicit Feedback", UAI 2009,
 Eq. (BPR-Opt); RecBole's `BPRMF` (Xavier-uniform init, inner-product scores). As in
-the DConRec code (dconrec.md §5) the loss adds `reg_weight` times the squared L2 norm
-of the batch's ego embeddings, averaged over the batch's real rows.
+the DConRec code (RecBole models, `reg_weight` 1e-4) the loss adds `reg_weight` times
+the squared L2 norm of the batch's ego embeddings, averaged over the batch's real rows.
 
 Every model in `infinite_ae.trainers` is a frozen (hashable, jit-static) dataclass with
 
