@@ -23,6 +23,7 @@ from absl import app, flags, logging
 
 from configs import dconrec_ml1m, dconrec_quick
 from experiments import pipeline
+from infinite_ae import progress
 
 _SMOKE = flags.DEFINE_bool("smoke", False, "Tiny synthetic run (CI).")
 _WORKDIR = flags.DEFINE_string("workdir", "", "Output directory (default: a tempdir).")
@@ -66,6 +67,7 @@ def main(argv):
         raise app.UsageError(f"unexpected arguments {argv[1:]}")
     workdir = pathlib.Path(_WORKDIR.value or tempfile.mkdtemp(prefix="dconrec_bench"))
     rows, runs = [], {}
+    sweep = progress.Progress(len(_CONDENSE.value), "condense models", unit="run")
     for condense_model in _CONDENSE.value:
         config = (dconrec_quick if _SMOKE.value else dconrec_ml1m).get_config()
         config.dconrec.condense_model = condense_model
@@ -75,6 +77,7 @@ def main(argv):
         if _SMOKE.value:
             config.dconrec.outer_steps = 4
         results = pipeline.run(config, workdir / f"condense_{condense_model}")
+        sweep.update(model=condense_model)
         runs[condense_model] = {
             "summary": results["summary"],
             "timings": results["timings"],

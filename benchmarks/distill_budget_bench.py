@@ -22,6 +22,7 @@ from absl import app, flags, logging
 
 from configs import distill_ml1m, distill_quick
 from experiments import datasets, pipeline, settings
+from infinite_ae import progress
 
 _BUDGETS = flags.DEFINE_list("budgets", ["10", "50", "100", "500"], "Values of S.")
 _OUT = flags.DEFINE_string("out", "benchmarks/results/distill_budget", "Output stem.")
@@ -96,7 +97,9 @@ def main(argv):
         budgets = [4, 8]
     rows, speedups = [], {}
     workroot = pathlib.Path(tempfile.mkdtemp(prefix="distill_budget_"))
+    sweep = progress.Progress(len(budgets), "budget sweep", unit="budget")
     for budget in budgets:
+        sweep.update(0, budget=budget)
         config = module.get_config()
         config.distill.num_users = budget
         config.distill.baselines = ("random_users", "head_users", "random_interactions")
@@ -121,6 +124,7 @@ def main(argv):
                 }
             )
         logging.info("budget %d: %s", budget, rows[-4:])
+        sweep.update()
         if budget == max(budgets):
             data = datasets.load(settings.from_config(config).data, seed=config.seed)
             with np.load(workroot / f"s{budget}" / "distilled.npz") as f:
