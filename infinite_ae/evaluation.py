@@ -69,7 +69,7 @@ from infinite_ae.types import ArrayLike
 
 SPLIT_NAMES = ("val", "test")
 AVERAGES = ("all", "evaluated")
-MASKS = ("query", "train")
+MASKS = ("query", "train", "none")
 DEFAULT_BATCH_SIZE = 1024
 SCALE = 100.0
 """Ranking metrics are reported ×100, like the paper; AUCs are raw."""
@@ -159,17 +159,20 @@ def _traced_batch_metrics(scores, targets, mask, weights, psp_ideal, pos, neg, *
 
 
 def _traced_fused_batch(
-    score_fn, params, query, targets, weights, psp_ideal, pos, neg, *, ks
+    score_fn, params, query, targets, weights, psp_ideal, pos, neg, *, ks, masked
 ):
     """Score, mask, rank and measure one batch in one program (pure scorers)."""
     scores = score_fn(params, query)
+    mask = query if masked else None
     return _traced_batch_metrics(
-        scores, targets, query, weights, psp_ideal, pos, neg, ks=ks
+        scores, targets, mask, weights, psp_ideal, pos, neg, ks=ks
     )
 
 
 _jitted_batch_metrics = jax.jit(_traced_batch_metrics, static_argnames=("ks",))
-_jitted_fused_batch = jax.jit(_traced_fused_batch, static_argnames=("score_fn", "ks"))
+_jitted_fused_batch = jax.jit(
+    _traced_fused_batch, static_argnames=("score_fn", "ks", "masked")
+)
 
 
 def _canonical_csr(matrix: Any, *, name: str) -> sp.csr_matrix:
@@ -496,7 +499,8 @@ def _auc_pool(
 
 
 def _split_matrices(data: Any, split: str, mask: str):
-    """(targets, query) canonical CSR matrices of the protocol."""
+    """(targets, query) canonical CSR matrices of the protocol ("none" queries as
+    "query" does)."""
     if split not in SPLIT_NAMES:
         raise ValueError(f"split must be one of {SPLIT_NAMES}, got {split!r}")
     if mask not in MASKS:
@@ -504,11 +508,40 @@ def _split_matrices(data: Any, split: str, mask: str):
     train = _canonical_csr(data.train, name="train")
     targets = _canonical_csr(getattr(data, split), name=split)
     query = train
-    if split == "test" and mask == "query":
+    if split == "test" and mask != "train":
         query = _canonical_csr(train + _canonical_csr(data.val, name="val"), name="q")
     if targets.shape != query.shape:
         raise ValueError(f"train {query.shape} and {split} {targets.shape} differ")
     return targets, query
+
+
+def _batch_program(
+    score_fn, params, device: _Device, problem: _Problem, *, batch, masked
+):
+    """``compute(padded_users, host_inputs)``: one batch queued on the device(s)."""
+    weights = None if problem.weights is None else device.replicated(problem.weights)
+    params_dev = None if params is None else device.replicated(params)
+    num_items = problem.targets.shape[1]
+
+    def compute(padded: np.ndarray, host: dict[str, Any]) -> dict[str, jax.Array]:
+        placed = {k: device.rows(v) for k, v in host.items()}
+        query, targets = placed["query"], placed["targets"]
+        rest = (placed["psp_ideal"], placed["positives"], placed["negatives"])
+        ks = problem.ks
+        if params is not None:
+            return _jitted_fused_batch(
+                score_fn, params_dev, query, targets, weights, *rest, ks=ks,
+                masked=masked,
+            )  # fmt: skip
+        scores = jnp.asarray(score_fn(query, padded))
+        if scores.shape != (batch, num_items):
+            raise ValueError(
+                f"scores must be [B, I] = ({batch}, {num_items}), got {scores.shape}"
+            )
+        seen = query if masked else None
+        return _jitted_batch_metrics(scores, targets, seen, weights, *rest, ks=ks)
+
+    return compute
 
 
 def evaluate(
@@ -533,57 +566,42 @@ def evaluate(
 ) -> dict[str, float] | tuple[dict[str, float], dict[str, np.ndarray]]:
     """Full-ranking evaluation of a scorer on the val or test split.
 
-    For each batch of users, the query rows (train for "val", train + val for "test")
-    are densified, scored, masked (the query items are the seen items) and compared
-    with the held-out items. See the module docstring for the protocol, the scorer
-    forms, the batching options, the skipped users and the averaging denominators.
-    With HR = hits / min(|T|, k), a reported ranking metric is
-
-        metric@k = 100 · Σ_{u evaluated} metric_u@k / denominator.
+    Per batch of users the query rows are densified, scored, masked and compared
+    with the held-out items; the module docstring gives the protocol, the scorer
+    forms, batching and averaging. A reported ranking metric is
+    100 · Σ_{u evaluated} metric_u@k / denominator.
 
     Args:
-        score_fn: a host scorer ``score_fn(query_rows [B, I] float32 jax.Array,
-            users [B] int np.ndarray) -> [B, I] scores``, or, with ``params``, a pure
-            and hashable ``score_fn(params, query_rows [B, I]) -> [B, I]`` fused
-            into the per-batch program. B is constant (the last batch is padded by
-            repeating its last user), so a jitted scorer compiles once.
-        data: an `infinite_ae.data.Interactions` (uses `.train`, `.val`, `.test`
-            [U, I] CSR and `.item_counts` [I]).
+        score_fn: a host scorer ``(query_rows [B, I] float32, users [B]) -> [B, I]``
+            or, with ``params``, a pure hashable ``(params, query_rows) -> [B, I]``.
+            B is constant (the last batch repeats its last user).
+        data: an `Interactions` (`.train`, `.val`, `.test` [U, I], `.item_counts`).
         split: "val" or "test".
         ks: cut-offs.
-        batch_size: users per batch (default `DEFAULT_BATCH_SIZE`).
-        budget_bytes: plan the batch size from this byte budget instead
-            (`tiles.evaluation_row_bytes` per user, ``params`` counted as fixed).
-        params: pytree the pure scorer needs (e.g. a `solver.KRRModel`); replicated.
+        batch_size: users per batch (default `DEFAULT_BATCH_SIZE`), or
+        budget_bytes: a byte budget to plan the batch from (`tiles`).
+        params: the pure scorer's pytree (e.g. a `solver.KRRModel`); replicated.
         num_support: S for the memory model (default: ``params.support`` rows).
-        mesh: optional `sharding.make_user_mesh` mesh; batches are split over it.
-        negatives: optional [U, N] int AUC negatives (`metrics.sample_auc_negatives`,
-            -1 padding); adds "auc" and "user_auc".
-        users: optional [Q] user indices to evaluate (default: all users).
-        average: "all" (divide by all users of the split; original, default) or
-            "evaluated" (divide by users with a non-empty held-out set).
-        psp: add `psp@k` (∞-AE normalisation) and `psp_norm@k`, with
-            `metrics.psp_weights` of the train item counts.
+        mesh: a `sharding.make_user_mesh` mesh to split batches over.
+        negatives: [U, N] int AUC negatives, -1 padding; adds "auc", "user_auc".
+        users: [Q] user indices to evaluate (default: all).
+        average: "all" (original) or "evaluated".
+        psp: add `psp@k` and `psp_norm@k` (weights from the train item counts).
         auc_ties: tie handling of the pooled AUC (`metrics.global_auc`).
-        return_per_user: also return the per-user values.
-        mask: "query" (default; the protocol above: at "test" the query rows and the
-            mask are train + val) or "train" (RecBole full sort, the DConRec
-            protocol: the query rows and the mask are the training rows at both
-            splits, so validation items stay rankable at "test").
+        return_per_user: also return per-user values ("users", "num_targets" and
+            every metric key, NaN for skipped users).
+        mask: "query" (train at "val", train + val at "test"), "train" (RecBole /
+            DConRec: validation items stay rankable at "test") or "none".
         progress: a description to show a progress bar and log lines under.
 
     Returns:
-        Dict with `hr@k`, `recall@k`, `hit@k`, `precision@k`, `ndcg@k`, `mrr@k`
-        (and `psp@k`, `psp_norm@k`) ×100; `auc`, `user_auc` raw (with negatives);
-        `num_users`, `num_users_evaluated`, `num_users_skipped_empty`. With
-        `return_per_user`, a second dict maps "users" [Q], "num_targets" [Q] and every
-        metric key to [Q] per-user arrays on the same scale (NaN for skipped users;
-        the mean with NaN as 0 reproduces `average="all"`).
+        `hr@k`, `recall@k`, `hit@k`, `precision@k`, `ndcg@k`, `mrr@k` (and PSP) ×100,
+        `auc` / `user_auc` raw, `num_users`, `num_users_evaluated`,
+        `num_users_skipped_empty`; with ``return_per_user`` also the per-user dict.
 
     Raises:
-        ValueError: bad split, average, mask, batch options or shapes.
-        solver.NonFiniteError: NaN or infinite scores.
-        NotImplementedError: a mesh on a multi-process run.
+        ValueError: bad options or shapes. solver.NonFiniteError: non-finite
+        scores. NotImplementedError: a mesh on a multi-process run.
 
     >>> import types
     >>> train = sp.csr_matrix(np.array([[1, 0, 0], [0, 1, 0]], np.float32))
@@ -617,32 +635,9 @@ def evaluate(
         num_support=num_support,
         shards=device.shards,
     )
-    weights_dev = None if weights is None else device.replicated(weights)
-    params_dev = None if params is None else device.replicated(params)
-    num_items = targets.shape[1]
-
-    def compute(padded: np.ndarray, host: dict[str, Any]) -> dict[str, jax.Array]:
-        placed = {k: device.rows(v) for k, v in host.items()}
-        rest = (placed["psp_ideal"], placed["positives"], placed["negatives"])
-        if params is not None:
-            return _jitted_fused_batch(
-                score_fn,
-                params_dev,
-                placed["query"],
-                placed["targets"],
-                weights_dev,
-                *rest,
-                ks=ks,
-            )
-        scores = jnp.asarray(score_fn(placed["query"], padded))
-        if scores.shape != (batch, num_items):
-            raise ValueError(
-                f"scores must be [B, I] = ({batch}, {num_items}), got {scores.shape}"
-            )
-        return _jitted_batch_metrics(
-            scores, placed["targets"], placed["query"], weights_dev, *rest, ks=ks
-        )
-
+    compute = _batch_program(
+        score_fn, params, device, problem, batch=batch, masked=mask != "none"
+    )
     return _run(
         problem,
         compute,

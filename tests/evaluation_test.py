@@ -233,6 +233,25 @@ class EvaluateTest(parameterized.TestCase):
         with self.assertRaisesRegex(ValueError, "mask"):
             evaluation.evaluate(score_fn, data, mask="all", **kwargs)
 
+    def test_mask_none_leaves_seen_items_rankable(self):
+        # Seen items score highest: masked they never count; unmasked they fill the
+        # top of the list and can never be hits (held-out items are unseen).
+        data = _tiny_data()
+
+        def seen_first(query_rows, users):
+            return query_rows * 10.0 + jnp.asarray(_USER_BIAS, jnp.float32)[users]
+
+        kwargs = dict(split="test", ks=(1, 5), batch_size=NUM_USERS, psp=False)
+        masked = evaluation.evaluate(seen_first, data, **kwargs)
+        unmasked = evaluation.evaluate(seen_first, data, mask="none", **kwargs)
+        self.assertGreater(masked["hit@5"], 0.0)
+        self.assertEqual(unmasked["hit@1"], 0.0)  # every user has seen items
+        params = {"mix": jnp.eye(NUM_ITEMS) * 10.0}
+        fused = evaluation.evaluate(
+            _pure_score, data, params=params, mask="none", **kwargs
+        )
+        self.assertEqual(fused["hit@1"], 0.0)
+
     def test_per_user_output_reproduces_averages(self):
         data = _tiny_data()
         negatives = _negatives(data)

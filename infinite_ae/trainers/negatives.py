@@ -128,3 +128,75 @@ def get_sampler(name: str, *, num_items: int, **kwargs) -> UniformNegativeSample
             f"unknown negative sampler {name!r}; valid: {sorted(SAMPLERS)}"
         )
     return SAMPLERS[name](num_items=num_items, **kwargs)
+
+
+def sample_sequence_negatives(
+    key: PRNGKey,
+    sampler: UniformNegativeSampler | str,
+    targets: Array,
+    *,
+    num_negatives: int,
+    excluded: Array | None = None,
+    num_items: int | None = None,
+) -> Array:
+    """`num_negatives` uniform negatives per position of a batch of sequences.
+
+    Sequence arrays code item i as i + 1 and padding as 0 (`infinite_ae.data`
+    `Sequences`); the negatives use the same coding. Each negative is drawn by
+    bounded rejection like `UniformNegativeSampler.sample`: `sampler.num_tries`
+    uniform candidates in [1, I], the first one that is neither the position's
+    target nor in the row's `excluded` items is kept (the last candidate if none
+    is). Negatives of padding positions (target 0) are drawn too; losses mask them.
+
+    Args:
+      key: negative-sampling key.
+      sampler: a `UniformNegativeSampler` (its `num_items`, `num_tries`) or a
+        sampler name for `get_sampler` (then `num_items` is required).
+      targets: [B, L] int32 target items (item + 1; 0 = no target).
+      num_negatives: static k, negatives per position.
+      excluded: optional [B, E] int32 items (item + 1; 0 ignored) that no negative
+        of row b may be, e.g. the row's inputs (the SASRec paper avoids the user's
+        whole sequence). The default avoids the target only (gSASRec draws from
+        all items).
+      num_items: I, with a sampler name.
+
+    Returns:
+      [B, L, k] int32 negatives in [1, I] (item + 1).
+
+    Raises:
+      ValueError: unknown sampler, missing `num_items` or bad shapes.
+
+    >>> import jax, jax.numpy as jnp
+    >>> negs = sample_sequence_negatives(jax.random.key(0), "uniform",
+    ...     jnp.array([[0, 1, 2]]), num_negatives=4, num_items=2)
+    >>> negs.shape, bool(jnp.all(negs[0, 1] == 2)), bool(jnp.all(negs[0, 2] == 1))
+    ((1, 3, 4), True, True)
+    """
+    if isinstance(sampler, str):
+        if num_items is None:
+            raise ValueError("a sampler name needs num_items")
+        sampler = get_sampler(sampler, num_items=num_items)
+    if not isinstance(sampler, UniformNegativeSampler):
+        raise ValueError(f"{type(sampler).__name__} has no sequence sampling")
+    if targets.ndim != 2:
+        raise ValueError(f"targets must be [B, L], got {targets.shape}")
+    batch, length = targets.shape
+    if excluded is not None and (excluded.ndim != 2 or excluded.shape[0] != batch):
+        raise ValueError(f"excluded must be [B={batch}, E], got {excluded.shape}")
+    shape = (batch, length, num_negatives, sampler.num_tries)
+    candidates = jax.random.randint(
+        key, shape, 1, sampler.num_items + 1, dtype=jnp.int32
+    )
+    bad = candidates == targets[:, :, None, None]
+    if excluded is not None:
+        row_sets = jnp.sort(excluded.astype(jnp.int32), axis=1)
+
+        def member(row_set, row_candidates):
+            pos = jnp.searchsorted(row_set, row_candidates)
+            pos = jnp.minimum(pos, row_set.shape[0] - 1)
+            return row_set[pos] == row_candidates
+
+        bad = bad | jax.vmap(member)(row_sets, candidates)
+    first_ok = jnp.argmax(~bad, axis=-1)
+    first_ok = jnp.where(jnp.any(~bad, axis=-1), first_ok, sampler.num_tries - 1)
+    return jnp.take_along_axis(candidates, first_ok[..., None], axis=-1)[..., 0]
