@@ -34,6 +34,7 @@ from infinite_ae.data.preprocess import (
     preprocess_raw,
     remap_ids,
 )
+from infinite_ae.data.sequences import Sequences, load_recbole_sequences
 from infinite_ae.data.splits import (
     build_dataset,
     infinite_ae_split,
@@ -42,12 +43,18 @@ from infinite_ae.data.splits import (
     split_raw,
     temporal_loo_split,
 )
-from infinite_ae.data.synthetic import make_synthetic, power_law_degrees
+from infinite_ae.data.synthetic import (
+    make_markov_sequences,
+    make_synthetic,
+    markov_oracle_scores,
+    power_law_degrees,
+)
 
 __all__ = [
     "DownloadError",
     "Interactions",
     "RawInteractions",
+    "Sequences",
     "apply_rating_threshold",
     "build_dataset",
     "cache_dir",
@@ -67,7 +74,10 @@ __all__ = [
     "load_movielens",
     "load_recbole",
     "load_recbole_benchmark",
+    "load_recbole_sequences",
+    "make_markov_sequences",
     "make_synthetic",
+    "markov_oracle_scores",
     "power_law_degrees",
     "preprocess_raw",
     "read_bytes",

@@ -36,6 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from infinite_ae.data.interactions import Interactions
+from infinite_ae.data.sequences import Sequences
 from infinite_ae.data.splits import infinite_ae_split
 
 DegreeProfile = np.ndarray | Callable[[np.random.Generator, int], np.ndarray]
@@ -494,3 +495,181 @@ def make_synthetic(
         }
         return data, latent
     return data
+
+
+def make_markov_sequences(
+    num_users: int,
+    num_items: int,
+    *,
+    mean_length: float,
+    seed: int,
+    concentration: float = 0.3,
+    num_successors: int = 4,
+    teleport: float = 0.05,
+    min_length: int = 3,
+    name: str = "markov",
+) -> tuple[Sequences, np.ndarray]:
+    """Samples item sequences from a planted first-order Markov chain.
+
+    Generative model (one ``np.random.Generator`` seeded with `seed`):
+      1. Every item i gets `num_successors` distinct successors j != i (uniform at
+         random) with weights drawn from a symmetric Dirichlet(`concentration`):
+         a small concentration makes each row peaked on one or two successors.
+      2. The chain is ``P = (1 - teleport) * W + teleport / I``, W the sparse
+         successor weights: with probability `teleport` the next item is uniform
+         over all items, so every row is positive and the chain irreducible.
+      3. User u's sequence has ``n_u = min_length + Poisson(mean_length -
+         min_length)`` items: the first uniform over items, each next one drawn
+         from the current item's row of P. Timestamps are implicit (sampling
+         order) and repeats are kept (no dedup).
+      4. Leave-one-out: the last item is the test item, the second-to-last the
+         validation item, the rest the training prefix (as `Sequences.from_raw`).
+
+    The true chain's ranking of the next item given a history is the row of P of
+    the history's last item (`markov_oracle_scores`), the Bayes-optimal scorer to
+    compare a trained sequential model against.
+
+    Args:
+        num_users: U.
+        num_items: I (P is returned dense: 8 I^2 bytes).
+        mean_length: mean total items per user (prefix + validation + test),
+            >= `min_length`.
+        seed: seed of the NumPy generator.
+        concentration: Dirichlet concentration of the successor weights (> 0).
+        num_successors: planted successors per item, in [1, I - 1].
+        teleport: probability of a uniform jump, in [0, 1].
+        min_length: shortest sequence (>= 1; 3 gives every user a prefix, a
+            validation and a test item).
+        name: dataset name.
+
+    Returns:
+        (`Sequences` with ``arange`` user and item ids, [I, I] float64 transition
+        matrix P, rows summing to 1: P[i, j] = probability that j follows i).
+
+    >>> seq, transition = make_markov_sequences(50, 20, mean_length=8, seed=0)
+    >>> seq.num_users, seq.num_items, transition.shape
+    (50, 20, (20, 20))
+    >>> bool(np.allclose(transition.sum(1), 1.0)), int(seq.lengths.min()) >= 1
+    (True, True)
+    """
+    if num_users < 0 or num_items < 2:
+        raise ValueError(
+            f"need num_users >= 0 and num_items >= 2, got {num_users}, {num_items}"
+        )
+    if not 1 <= num_successors <= num_items - 1:
+        raise ValueError(
+            f"num_successors must be in [1, {num_items - 1}], got {num_successors}"
+        )
+    if not concentration > 0:
+        raise ValueError(f"concentration must be > 0, got {concentration}")
+    if not 0.0 <= teleport <= 1.0:
+        raise ValueError(f"teleport must be in [0, 1], got {teleport}")
+    if min_length < 1:
+        raise ValueError(f"min_length must be >= 1, got {min_length}")
+    if not mean_length >= min_length:
+        raise ValueError(
+            f"mean_length must be >= min_length={min_length}, got {mean_length}"
+        )
+    rng = np.random.default_rng(seed)
+    successors = np.empty((num_items, num_successors), np.int64)
+    for item in range(num_items):
+        others = rng.choice(num_items - 1, size=num_successors, replace=False)
+        successors[item] = others + (others >= item)
+    weights = rng.dirichlet(np.full(num_successors, float(concentration)), num_items)
+    transition = np.full((num_items, num_items), teleport / num_items)
+    np.add.at(
+        transition,
+        (np.repeat(np.arange(num_items), num_successors), successors.reshape(-1)),
+        (1.0 - teleport) * weights.reshape(-1),
+    )
+    cumulative = np.cumsum(weights, axis=1)
+    lengths = min_length + rng.poisson(mean_length - min_length, size=num_users)
+    max_length = int(lengths.max(initial=0))
+    items = np.zeros((num_users, max_length), np.int64)
+    if max_length:
+        items[:, 0] = rng.integers(num_items, size=num_users)
+    for step in range(1, max_length):
+        current = items[:, step - 1]
+        draw = rng.random(num_users)[:, None]
+        choice = np.minimum(
+            (draw >= cumulative[current]).sum(axis=1), num_successors - 1
+        )
+        jump = rng.random(num_users) < teleport
+        uniform = rng.integers(num_items, size=num_users)
+        items[:, step] = np.where(jump, uniform, successors[current, choice])
+    rows = np.arange(num_users)
+    prefix_lengths = np.maximum(lengths - 2, 0)
+    in_prefix = np.arange(max_length)[None, :] < prefix_lengths[:, None]
+    val = np.where(lengths >= 2, items[rows, np.maximum(lengths - 2, 0)], -1)
+    test = items[rows, lengths - 1] if num_users else np.zeros(0, np.int64)
+    info: dict[str, Any] = {
+        "source": "synthetic",
+        "generator": "make_markov_sequences",
+        "num_users": num_users,
+        "num_items": num_items,
+        "mean_length": mean_length,
+        "min_length": min_length,
+        "concentration": concentration,
+        "num_successors": num_successors,
+        "teleport": teleport,
+        "start": "uniform",
+        "seed": seed,
+        "split": "temporal_loo",
+        "dedup": "none",
+        "mean_generated_length": float(lengths.mean()) if num_users else 0.0,
+    }
+    sequences = Sequences(
+        train_indptr=np.concatenate([[0], np.cumsum(prefix_lengths)]),
+        train_items=items[in_prefix],
+        val_items=val,
+        test_items=test,
+        user_ids=np.arange(num_users),
+        item_ids=np.arange(num_items),
+        name=name,
+        info=info,
+    )
+    return sequences, transition
+
+
+def markov_oracle_scores(
+    sequences: Sequences,
+    transition: np.ndarray,
+    users: np.ndarray,
+    *,
+    split: str = "test",
+) -> np.ndarray:
+    """The planted chain's next-item probabilities for each user's query.
+
+    For a first-order chain the next item depends only on the last item of the
+    history, so the scores are ``transition[last]`` with ``last`` the final item of
+    ``sequences.history(users, split=split, ...)``; a user with an empty history
+    gets the uniform start distribution of `make_markov_sequences`. Ranking by these
+    scores is Bayes-optimal for the unmasked next item (masking seen items, as the
+    evaluator does by default, only removes candidates).
+
+    Args:
+        sequences: the `Sequences` sampled from the chain.
+        transition: [I, I] row-stochastic matrix from `make_markov_sequences`.
+        users: [B] user indices.
+        split: "val" (query = training prefix) or "test" (prefix + validation item).
+
+    Returns:
+        [B, I] float64 scores (probabilities, rows sum to 1).
+
+    >>> seq, transition = make_markov_sequences(10, 6, mean_length=5, seed=1)
+    >>> scores = markov_oracle_scores(seq, transition, np.arange(3))
+    >>> scores.shape, bool(np.allclose(scores.sum(1), 1.0))
+    ((3, 6), True)
+    """
+    transition = np.asarray(transition, np.float64)
+    num_items = sequences.num_items
+    if transition.shape != (num_items, num_items):
+        raise ValueError(
+            f"transition: expected shape {(num_items, num_items)}, got "
+            f"{transition.shape}"
+        )
+    last = sequences.history(users, split=split, max_len=1)[:, 0].astype(np.int64) - 1
+    scores = np.full((last.size, num_items), 1.0 / num_items)
+    known = last >= 0
+    scores[known] = transition[last[known]]
+    return scores

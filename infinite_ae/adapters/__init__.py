@@ -1,0 +1,17 @@
+"""Adapters: distilled or condensed data -> the inputs of downstream trainers."""
+
+from infinite_ae.adapters.sequential import (
+    ORDERINGS,
+    SequenceStats,
+    order_items,
+    sequence_stats,
+    to_sequences,
+)
+
+__all__ = [
+    "ORDERINGS",
+    "SequenceStats",
+    "order_items",
+    "sequence_stats",
+    "to_sequences",
+]
