@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import hashlib
 import os
 import pathlib
 import re
@@ -54,6 +55,7 @@ from infinite_ae.data import preprocess as preprocess_lib
 from infinite_ae.data.interactions import (
     Interactions,
     RawInteractions,
+    _ids_digest,
     _lookup,
     factorize,
     normalize_ids,
@@ -247,6 +249,34 @@ class Sequences:
             "train": int(self.train_items.size),
             "val": int(np.sum(self.val_items >= 0)),
             "test": int(np.sum(self.test_items >= 0)),
+        }
+
+    def checksum(self) -> str:
+        """sha256 hex digest of the sequences, the held-out items and both id maps.
+
+        Unlike the set view's checksum it depends on the order within a sequence.
+        """
+        digest = hashlib.sha256()
+        digest.update(b"infinite_ae.Sequences.v1")
+        for array in (self.train_indptr, self.train_items, self.val_items):
+            digest.update(np.asarray(array, "<i8").tobytes())
+        digest.update(np.asarray(self.test_items, "<i8").tobytes())
+        digest.update(_ids_digest(self.user_ids))
+        digest.update(_ids_digest(self.item_ids))
+        return digest.hexdigest()
+
+    def summary(self) -> dict[str, Any]:
+        """Counts per split and prefix-length statistics."""
+        counts = self.num_interactions
+        lengths = self.lengths
+        return {
+            "name": self.name,
+            "num_users": self.num_users,
+            "num_items": self.num_items,
+            **{f"num_{split}": count for split, count in counts.items()},
+            "num_interactions": sum(counts.values()),
+            "mean_train_length": float(lengths.mean()) if lengths.size else 0.0,
+            "max_train_length": int(lengths.max()) if lengths.size else 0,
         }
 
     @functools.cached_property
