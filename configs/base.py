@@ -9,13 +9,14 @@ import math
 import ml_collections
 from ml_collections import config_dict
 
-from configs import dconrec_section, distill_section
+from configs import dconrec_section, distill_section, sequential_section
 
 
 def get_config(arg=None):
     del arg
     config = ml_collections.ConfigDict()
-    # Which job runs: infinite_ae | ease | popularity | distill_cf | dconrec.
+    # Which job runs: infinite_ae | ease | popularity | distill_cf | dconrec |
+    # sequential.
     config.method = "infinite_ae"
     # Seed of every random choice (splits, sampling, PRNG keys).
     config.seed = 42
@@ -23,7 +24,10 @@ def get_config(arg=None):
     config.data = data = ml_collections.ConfigDict()
     # Dataset kind: synthetic | infinite_ae (total_data.hdf5 + index.npz) |
     # infinite_ae_ratings (the same hdf5 re-split by `split`) | movielens |
-    # amazon_csv | amazon_json | recbole | csv.
+    # amazon_csv | amazon_json | recbole | csv; sequence data (leave-one-out by
+    # time): sequences_movielens | sequences_amazon_json | sequences_recbole
+    # (pre-split *.train/valid/test.inter) | markov (planted Markov chain of
+    # synthetic.num_users x num_items, mean length synthetic.mean_degree).
     data.name = "synthetic"
     # File or directory; a relative path resolves under $INFINITE_AE_DATA
     # (default ../shared/data beside the project, else the download cache).
@@ -90,4 +94,5 @@ def get_config(arg=None):
     # Method sections, defaults next to the code that reads them.
     config.distill = distill_section.get_section()
     config.dconrec = dconrec_section.get_section()
+    config.sequential = sequential_section.get_section()
     return config

@@ -10,9 +10,9 @@ import pathlib
 
 from absl import logging
 
-from experiments.settings import DataSettings, SyntheticSettings
+from experiments.settings import SEQUENCE_DATA, DataSettings, SyntheticSettings
 from infinite_ae import data as data_lib
-from infinite_ae.data import download, loaders, profiles
+from infinite_ae.data import download, loaders, preprocess, profiles
 
 # Where the original ∞-AE split files live under the data root.
 _ORIGINAL_SPLITS = {"ml-1m": "infinite_ae_cf/ml-1m"}
@@ -103,14 +103,45 @@ def _synthetic(syn: SyntheticSettings, seed: int) -> data_lib.Interactions:
     return profiles.make_shaped(shape, seed=seed, calibrate=calibrate)
 
 
-def load(cfg: DataSettings, *, seed: int) -> data_lib.Interactions:
-    """Builds the dataset described by `config.data`.
+def _sequences(cfg: DataSettings, seed: int) -> data_lib.Sequences:
+    """Leave-one-out `Sequences`: from timestamped ratings, pre-split files or a
+    planted Markov chain (`data.synthetic`: users, items, mean_degree = mean
+    sequence length)."""
+    if cfg.name == "markov":
+        syn = cfg.synthetic
+        sequences, _ = data_lib.make_markov_sequences(
+            syn.num_users, syn.num_items, mean_length=syn.mean_degree, seed=seed
+        )
+        return sequences
+    path = _require(resolve(cfg.path), "path")
+    if cfg.name == "sequences_recbole":
+        return data_lib.load_recbole_sequences(path)
+    reader = {
+        "sequences_movielens": loaders.load_movielens,
+        "sequences_amazon_json": loaders.load_amazon_json,
+    }[cfg.name]
+    raw = reader(path)
+    if cfg.rating_threshold is not None:
+        raw = preprocess.apply_rating_threshold(raw, cfg.rating_threshold)
+    return data_lib.Sequences.from_raw(
+        raw,
+        min_length=max(cfg.min_user_interactions, 3),
+        dedup=cfg.dedup,
+        name=path.name.split(".")[0],
+    )
+
+
+def load(cfg: DataSettings, *, seed: int) -> data_lib.Interactions | data_lib.Sequences:
+    """Builds the dataset described by `config.data` (`Sequences` for the names in
+    `settings.SEQUENCE_DATA`, else `Interactions`).
 
     Raises:
       ValueError: unknown `config.data.name` (the message lists valid names).
       FileNotFoundError: a configured file is missing (the message names the field).
     """
     name = cfg.name
+    if name in SEQUENCE_DATA:
+        return _sequences(cfg, seed)
     if name == "synthetic":
         return _synthetic(cfg.synthetic, seed)
     if name == "movielens":

@@ -168,7 +168,19 @@ DataName = Literal[
     "amazon_json",
     "recbole",
     "csv",
+    "sequences_movielens",
+    "sequences_amazon_json",
+    "sequences_recbole",
+    "markov",
 ]
+SEQUENCE_DATA = (
+    "sequences_movielens",
+    "sequences_amazon_json",
+    "sequences_recbole",
+    "markov",
+)
+"""Data names that build `Sequences` (leave-one-out by time); other jobs use their
+set view."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -187,7 +199,7 @@ class DataSettings:
     synthetic: SyntheticSettings = _field()
 
     def __post_init__(self):
-        needs_path = self.name not in ("synthetic", "movielens")
+        needs_path = self.name not in ("synthetic", "movielens", "markov")
         if needs_path and not self.path:
             raise SettingsError(
                 f"config.data.path='': config.data.name={self.name!r} reads a file; "
@@ -427,9 +439,50 @@ def effective_dconrec(settings: DConRecSettings) -> DConRecSettings:
 
 
 # ---------------------------------------------------------------------------------
+# Sequential recommendation.
+
+
+@dataclasses.dataclass(frozen=True)
+class SequentialSettings:
+    """`config.sequential` (documented in configs/sequential_section.py)."""
+
+    model: Literal["sasrec", "gru4rec"] = _field()
+    max_len: int = _field(**AT_LEAST_ONE)
+    embedding_dim: int = _field(**AT_LEAST_ONE)
+    num_blocks: int = _field(**AT_LEAST_ONE)
+    num_heads: int = _field(**AT_LEAST_ONE)
+    dropout_rate: float = _field(**UNIT_INTERVAL)
+    shared_embeddings: bool = _field()
+    loss: Literal["ce", "bce", "gbce"] = _field()
+    num_negatives: int = _field(**AT_LEAST_ONE)
+    gbce_t: float = _field(**UNIT_INTERVAL)
+    learning_rate: float = _field(**POSITIVE)
+    batch_size: int = _field(**AT_LEAST_ONE)
+    max_epochs: int = _field(**AT_LEAST_ONE)
+    patience: int = _field(**AT_LEAST_ONE)
+    eval_every: int = _field(**AT_LEAST_ONE)
+    mask_history: bool = _field()
+    ks: tuple[int, ...] = _field(**ALL_AT_LEAST_ONE)
+    floors: tuple[Literal["popularity", "markov", "ease", "infinite_ae"], ...] = (
+        _field()
+    )
+
+    def __post_init__(self):
+        path = "config.sequential"
+        if 10 not in self.ks:
+            raise _fail(f"{path}.ks", self.ks, "must include 10 (early stopping)")
+        if self.model == "sasrec" and self.embedding_dim % self.num_heads:
+            raise _fail(
+                f"{path}.num_heads", self.num_heads, "must divide embedding_dim"
+            )
+
+
+# ---------------------------------------------------------------------------------
 # The whole run.
 
-Method = Literal["infinite_ae", "ease", "popularity", "distill_cf", "dconrec"]
+Method = Literal[
+    "infinite_ae", "ease", "popularity", "distill_cf", "dconrec", "sequential"
+]
 KRR_METRICS = ("hr", "recall", "hit", "precision", "ndcg", "mrr", "psp", "psp_norm")
 DISTILL_METRICS = ("hr", "ndcg")
 
@@ -445,6 +498,7 @@ class Settings:
     eval: EvalSettings
     distill: DistillSettings | None = None
     dconrec: DConRecSettings | None = None
+    sequential: SequentialSettings | None = None
 
 
 def from_config(config: Any) -> Settings:
@@ -477,14 +531,27 @@ def from_config(config: Any) -> Settings:
     elif method == "dconrec":
         dconrec = build(DConRecSettings, config.dconrec, "config.dconrec")
         sections["dconrec"] = effective_dconrec(dconrec)
-    elif method in ("infinite_ae", "ease"):
+    elif method == "sequential":
+        sequential = build(SequentialSettings, config.sequential, "config.sequential")
+        sections["sequential"] = sequential
+    if method in ("infinite_ae", "ease") or (
+        method == "sequential" and {"ease", "infinite_ae"} & set(sequential.floors)
+    ):
         check_metric("config.model.select_metric", model.select_metric, ks, KRR_METRICS)
     if model.dtype == "float64" and method != "infinite_ae" and method != "ease":
         raise _fail("config.model.dtype", model.dtype, f"{method} runs in float32 only")
+    data = build(DataSettings, config.data, "config.data")
+    if method == "sequential" and data.name not in SEQUENCE_DATA:
+        raise _fail(
+            "config.data.name",
+            data.name,
+            "config.method='sequential' needs sequence data: "
+            + ", ".join(SEQUENCE_DATA),
+        )
     return Settings(
         method=method,
         seed=seed,
-        data=build(DataSettings, config.data, "config.data"),
+        data=data,
         model=model,
         eval=eval_settings,
         **sections,

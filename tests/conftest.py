@@ -18,6 +18,10 @@ jax.config.update("jax_num_cpu_devices", NUM_CPU_DEVICES)
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
+# A script for a separate jax 0.5.3 environment (it needs neural-tangents and turns
+# on 64-bit mode at import): never import it while collecting doctests.
+collect_ignore = ["make_nt_reference.py"]
+
 
 def data_root() -> pathlib.Path:
     """Directory of the real datasets: $INFINITE_AE_DATA, else ../shared/data."""

@@ -1,4 +1,4 @@
-"""Jobs: `run(config, data, ctx) -> results dict`, one module per method family."""
+"""Jobs: `run(settings, data, ctx) -> results dict`, one module per method family."""
 
 import importlib
 from collections.abc import Callable
@@ -11,6 +11,7 @@ _JOBS = {
     "popularity": "krr",
     "distill_cf": "distill_cf",
     "dconrec": "dconrec",
+    "sequential": "sequential",
 }
 
 

@@ -1,0 +1,51 @@
+"""Default `config.sequential` section (`experiments/jobs/sequential.py`).
+
+SASRec with a full softmax cross-entropy over all items (the strongest loss under
+full ranking), the sizes of the SASRec paper's ML-1M setting with the commonly used
+64-dimensional embeddings.
+"""
+
+import ml_collections
+
+
+def get_section() -> ml_collections.ConfigDict:
+    sequential = ml_collections.ConfigDict()
+    # Backbone: sasrec (causal self-attention) | gru4rec.
+    sequential.model = "sasrec"
+    # L, the most recent items a model sees (the SASRec paper: 200 on ML-1M).
+    sequential.max_len = 200
+    # Item embedding / hidden size d.
+    sequential.embedding_dim = 64
+    # Self-attention blocks (SASRec; GRU layers for gru4rec).
+    sequential.num_blocks = 2
+    # Attention heads (must divide embedding_dim; SASRec only).
+    sequential.num_heads = 1
+    # Dropout on embeddings and sub-layer outputs (the paper: 0.2 on ML-1M).
+    sequential.dropout_rate = 0.2
+    # Score with the input item table (True, the paper) or a separate output table.
+    sequential.shared_embeddings = True
+    # Training loss: ce (full softmax) | bce (k sampled negatives, the paper with
+    # k = 1) | gbce (gSASRec's calibrated BCE).
+    sequential.loss = "ce"
+    # k, sampled negatives per position for bce / gbce.
+    sequential.num_negatives = 1
+    # gBCE calibration t.
+    sequential.gbce_t = 0.75
+    # Adam learning rate.
+    sequential.learning_rate = 1e-3
+    # Training windows per batch.
+    sequential.batch_size = 128
+    # At most this many epochs; early stopping on validation nDCG@10.
+    sequential.max_epochs = 200
+    # Evaluations without improvement before stopping.
+    sequential.patience = 5
+    # Evaluate on validation every this many epochs.
+    sequential.eval_every = 2
+    # Mask the user's history items when ranking (reported numbers say which).
+    sequential.mask_history = True
+    # Cut-offs of nDCG / Recall (10 is required: early stopping uses nDCG@10).
+    sequential.ks = (10, 20)
+    # Quality floors evaluated on the same split and protocol:
+    # popularity | markov | ease | infinite_ae (the last two on the set view).
+    sequential.floors = ("popularity", "markov", "ease", "infinite_ae")
+    return sequential
