@@ -1,0 +1,171 @@
+"""Sequential recommendation job: SASRec or GRU4Rec on leave-one-out sequences.
+
+Stages:
+
+1. `_model`: the backbone from `config.sequential`;
+2. `_train`: `trainers.fit_sequential` with early stopping on validation nDCG@10 (one
+   metrics.jsonl line per evaluation), then the test split;
+3. `_floors`: popularity, the first-order Markov chain and, on the set view of the
+   same split, EASE and ∞-AE (λ chosen on validation), all through the same
+   evaluator with the same masking of history items.
+
+Full ranking over all items; `config.sequential.mask_history` says whether the
+user's history items are masked (results.json records it under `protocol`).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+from experiments import settings as settings_lib
+from infinite_ae import evaluation, models, trainers
+from infinite_ae.models.markov import MarkovChain
+
+REPORTED = ("ndcg", "recall", "mrr")
+"""The metrics reported for sequential models (one held-out item: recall = hit)."""
+
+
+def _model(cfg: settings_lib.SequentialSettings, num_items: int):
+    if cfg.model == "sasrec":
+        return trainers.SASRec(
+            num_items=num_items,
+            max_len=cfg.max_len,
+            embedding_dim=cfg.embedding_dim,
+            num_blocks=cfg.num_blocks,
+            num_heads=cfg.num_heads,
+            dropout_rate=cfg.dropout_rate,
+            shared_embeddings=cfg.shared_embeddings,
+        )
+    return trainers.GRU4Rec(
+        num_items=num_items,
+        max_len=cfg.max_len,
+        embedding_dim=cfg.embedding_dim,
+        num_layers=cfg.num_blocks,
+        dropout_rate=cfg.dropout_rate,
+        shared_embeddings=cfg.shared_embeddings,
+    )
+
+
+def _reported(metrics: dict[str, float], ks) -> dict[str, float]:
+    return {f"{m}@{k}": float(metrics[f"{m}@{k}"]) for m in REPORTED for k in ks}
+
+
+def train(
+    cfg: settings_lib.SequentialSettings,
+    sequences,
+    *,
+    seed: int,
+    writer=None,
+    train_sequences=None,
+    tag: str | None = None,
+):
+    """Fits the configured backbone; returns (model, `SequentialFitResult`)."""
+    model = _model(cfg, sequences.num_items)
+
+    def log_fn(epoch: int, record: dict[str, float]) -> None:
+        if writer is not None:
+            scalars = {k: v for k, v in record.items() if k != "epoch"}
+            writer.write_scalars(
+                epoch + 1, {"train/loss": scalars.pop("loss"), **scalars}
+            )
+
+    result = trainers.fit_sequential(
+        model,
+        sequences,
+        loss=cfg.loss,
+        num_negatives=cfg.num_negatives,
+        gbce_t=cfg.gbce_t,
+        learning_rate=cfg.learning_rate,
+        batch_size=cfg.batch_size,
+        max_epochs=cfg.max_epochs,
+        patience=cfg.patience,
+        eval_every=cfg.eval_every,
+        seed=seed,
+        mask_history=cfg.mask_history,
+        ks=cfg.ks,
+        log_fn=log_fn,
+        progress=tag or cfg.model,
+        train_sequences=train_sequences,
+    )
+    return model, result
+
+
+def floors(
+    settings: settings_lib.Settings, sequences, names=None
+) -> dict[str, dict[str, float]]:
+    """Test metrics of the quality floors on the same split and protocol."""
+    cfg = settings.sequential
+    interactions = sequences.to_interactions()
+    # The protocol of `trainers.evaluate_sequential`: averages over evaluated users.
+    common = dict(
+        ks=cfg.ks,
+        psp=False,
+        mask="query" if cfg.mask_history else "none",
+        average="evaluated",
+    )
+    results = {}
+    for name in cfg.floors if names is None else names:
+        if name == "markov":
+            scorer = MarkovChain().fit(sequences).scorer(sequences, split="test")
+        elif name == "popularity":
+            scorer = models.Popularity().fit(interactions).score
+        else:
+            scorer = _closed_form(name, settings, interactions).score
+        test = evaluation.evaluate(scorer, interactions, split="test", **common)
+        results[name] = _reported(test, cfg.ks)
+    return results
+
+
+def _closed_form(name: str, settings: settings_lib.Settings, interactions):
+    """EASE or ∞-AE on the set view, λ chosen on validation `model.select_metric`."""
+    model_settings = settings.model
+    dtype = jnp.float64 if model_settings.dtype == "float64" else jnp.float32
+    select = dict(metric=model_settings.select_metric, ks=settings.eval.ks)
+    if name == "ease":
+        model = models.EASE(dtype=dtype)
+        return model.select_reg(
+            interactions, grid=model_settings.ease_reg_grid, **select
+        )
+    model = models.InfiniteAE(
+        model_settings.kernel.spec(),
+        absolute_reg=model_settings.absolute_reg,
+        dtype=dtype,
+    )
+    return model.select_reg(interactions, grid=model_settings.reg_grid, **select)
+
+
+def run(settings: settings_lib.Settings, sequences, ctx) -> dict[str, Any]:
+    """Trains and tests the sequential model and its floors; returns results."""
+    cfg = settings.sequential
+    timings = {}
+    t0 = time.perf_counter()
+    model, result = train(cfg, sequences, seed=settings.seed, writer=ctx.writer)
+    timings["train"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    floor_results = floors(settings, sequences)
+    timings["floors"] = time.perf_counter() - t0
+    return {
+        "test": _reported(result.test, cfg.ks),
+        "val": _reported(result.val, cfg.ks),
+        "best_epoch": result.best_epoch,
+        "epochs": result.epochs,
+        "floors": floor_results,
+        "protocol": {
+            "split": "leave-one-out by time",
+            "ranking": "full, all items",
+            "mask_history": cfg.mask_history,
+            "average": "users with a held-out item",
+        },
+        "model": {"name": model.name, "loss": cfg.loss, "max_len": cfg.max_len},
+        "throughput": {
+            "epoch_seconds": result.epoch_seconds,
+            "tokens_per_second": result.tokens_per_second,
+            "tokens_per_epoch": result.tokens_per_epoch,
+        },
+        "timings": timings,
+        "num_users_evaluated": int(np.asarray(result.test["num_users"])),
+    }
