@@ -16,7 +16,7 @@ def get_config(arg=None):
     del arg
     config = ml_collections.ConfigDict()
     # Which job runs: infinite_ae | ease | popularity | distill_cf | dconrec |
-    # sequential.
+    # sequential | distill_to_sequential.
     config.method = "infinite_ae"
     # Seed of every random choice (splits, sampling, PRNG keys).
     config.seed = 42
@@ -95,4 +95,5 @@ def get_config(arg=None):
     config.distill = distill_section.get_section()
     config.dconrec = dconrec_section.get_section()
     config.sequential = sequential_section.get_section()
+    config.adapter = sequential_section.get_adapter_section()
     return config

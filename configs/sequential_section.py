@@ -49,3 +49,25 @@ def get_section() -> ml_collections.ConfigDict:
     # popularity | markov | ease | infinite_ae (the last two on the set view).
     sequential.floors = ("popularity", "markov", "ease", "infinite_ae")
     return sequential
+
+
+def get_adapter_section() -> ml_collections.ConfigDict:
+    """Default `config.adapter` (`experiments/jobs/distill_to_sequential.py`)."""
+    adapter = ml_collections.ConfigDict()
+    # Budgets as fractions of the real users: Distill-CF distils that many synthetic
+    # users; the baselines train on that many real users.
+    adapter.budgets = (0.1,)
+    # Order of each synthetic user's items: random | mean_position | greedy_chain.
+    adapter.ordering = "greedy_chain"
+    # Sequences per synthetic user: 1 orders the discretised row; more draw item
+    # sets from the continuous row (each of its rounded mass) and order each.
+    adapter.num_sequences = 1
+    # How a continuous summary row becomes an item set when num_sequences is 1:
+    # topk (its round(row mass) most likely items) | sample | threshold (>= 0.5).
+    adapter.discretize = "topk"
+    # Equal-budget baselines: random_users | longest | most_recent (needs
+    # timestamps) real sequences.
+    adapter.baselines = ("random_users", "longest", "most_recent")
+    # Also train on the full data (the reference of `retention`).
+    adapter.full_data = True
+    return adapter

@@ -477,11 +477,34 @@ class SequentialSettings:
             )
 
 
+@dataclasses.dataclass(frozen=True)
+class AdapterSettings:
+    """`config.adapter`: distilled users -> training sequences, and the budgets."""
+
+    budgets: tuple[float, ...] = _field(
+        **_check(
+            lambda v: len(v) > 0 and all(0 < x <= 1 for x in v),
+            "must be a non-empty list of user fractions in (0, 1]",
+        )
+    )
+    ordering: Literal["random", "mean_position", "greedy_chain"] = _field()
+    num_sequences: int = _field(**AT_LEAST_ONE)
+    discretize: Literal["topk", "sample", "threshold"] = _field()
+    baselines: tuple[Literal["random_users", "longest", "most_recent"], ...] = _field()
+    full_data: bool = _field()
+
+
 # ---------------------------------------------------------------------------------
 # The whole run.
 
 Method = Literal[
-    "infinite_ae", "ease", "popularity", "distill_cf", "dconrec", "sequential"
+    "infinite_ae",
+    "ease",
+    "popularity",
+    "distill_cf",
+    "dconrec",
+    "sequential",
+    "distill_to_sequential",
 ]
 KRR_METRICS = ("hr", "recall", "hit", "precision", "ndcg", "mrr", "psp", "psp_norm")
 DISTILL_METRICS = ("hr", "ndcg")
@@ -499,6 +522,7 @@ class Settings:
     distill: DistillSettings | None = None
     dconrec: DConRecSettings | None = None
     sequential: SequentialSettings | None = None
+    adapter: AdapterSettings | None = None
 
 
 def from_config(config: Any) -> Settings:
@@ -515,7 +539,7 @@ def from_config(config: Any) -> Settings:
     eval_settings = build(EvalSettings, config.eval, "config.eval")
     ks = eval_settings.ks
     sections: dict[str, Any] = {}
-    if method == "distill_cf":
+    if method in ("distill_cf", "distill_to_sequential"):
         distill = build(DistillSettings, config.distill, "config.distill")
         ks = tuple(sorted({*ks, 10, 100}))
         check_metric(
@@ -531,9 +555,11 @@ def from_config(config: Any) -> Settings:
     elif method == "dconrec":
         dconrec = build(DConRecSettings, config.dconrec, "config.dconrec")
         sections["dconrec"] = effective_dconrec(dconrec)
-    elif method == "sequential":
+    if method in ("sequential", "distill_to_sequential"):
         sequential = build(SequentialSettings, config.sequential, "config.sequential")
         sections["sequential"] = sequential
+    if method == "distill_to_sequential":
+        sections["adapter"] = build(AdapterSettings, config.adapter, "config.adapter")
     if method in ("infinite_ae", "ease") or (
         method == "sequential" and {"ease", "infinite_ae"} & set(sequential.floors)
     ):
@@ -541,11 +567,11 @@ def from_config(config: Any) -> Settings:
     if model.dtype == "float64" and method != "infinite_ae" and method != "ease":
         raise _fail("config.model.dtype", model.dtype, f"{method} runs in float32 only")
     data = build(DataSettings, config.data, "config.data")
-    if method == "sequential" and data.name not in SEQUENCE_DATA:
+    if "sequential" in method and data.name not in SEQUENCE_DATA:
         raise _fail(
             "config.data.name",
             data.name,
-            "config.method='sequential' needs sequence data: "
+            f"config.method={method!r} needs sequence data: "
             + ", ".join(SEQUENCE_DATA),
         )
     return Settings(

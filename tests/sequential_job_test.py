@@ -31,3 +31,30 @@ def test_sequential_job_writes_results_and_floors(tmp_path):
         for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
     ]
     assert steps == [2, 4, 6]
+
+
+def test_distill_to_sequential_resumes_finished_trainings(tmp_path):
+    from configs import distill_to_sasrec_quick
+
+    config = distill_to_sasrec_quick.get_config()
+    config.data.synthetic.num_users = 200
+    config.data.synthetic.num_items = 30
+    config.distill.num_steps = 4
+    config.distill.eval_every = 2
+    config.sequential.max_epochs = 2
+    config.sequential.eval_every = 1
+    config.adapter.baselines = ("random_users", "longest", "most_recent")
+    results = pipeline.run(config, tmp_path)
+    budget = results["per_budget"][0]
+    assert budget["num_users"] == 20 and budget["adapted_sequences"] == 20
+    # Generated sequences have no timestamps: most_recent is skipped, not faked.
+    assert set(budget["baselines"]) == {"random_users", "longest"}
+    assert "retention/sasrec/ndcg@10" in results["retention"]
+    assert "baselines/random_users/ndcg@10" in results["baselines"]
+    trained = sorted(p.name for p in (tmp_path / "trained").iterdir())
+    assert trained == ["distilled_20.json", "full_data.json", "longest_20.json",
+                       "random_users_20.json"]  # fmt: skip
+    # A re-run of the same config reuses every finished training.
+    again = pipeline.run(config, tmp_path)
+    assert again["per_budget"][0]["distilled"] == budget["distilled"]
+    assert again["full_data"] == results["full_data"]

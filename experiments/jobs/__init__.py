@@ -12,6 +12,7 @@ _JOBS = {
     "distill_cf": "distill_cf",
     "dconrec": "dconrec",
     "sequential": "sequential",
+    "distill_to_sequential": "distill_to_sequential",
 }
 
 

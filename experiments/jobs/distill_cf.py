@@ -525,8 +525,13 @@ def _baselines(setup: _Setup, data, streams, negatives, timings) -> dict[str, An
     return results
 
 
-def run(settings: settings_lib.Settings, data: Interactions, ctx) -> dict[str, Any]:
-    """Runs Distill-CF (see the module docstring) and returns the results dict."""
+def distill(settings: settings_lib.Settings, data: Interactions, ctx):
+    """Stages 1-3: the distilled summary (resumed from ctx's checkpoints).
+
+    Returns:
+      (setup, carry with "best_support" [S, I] / "best_logits" / "best_step", loop
+      stats, timings, streams).
+    """
     streams = streams_lib.Streams(STREAMS, settings.seed, settings.distill.prng_impl)
     t_begin = time.perf_counter()
     setup = _set_up(settings, data, streams)
@@ -544,7 +549,13 @@ def run(settings: settings_lib.Settings, data: Interactions, ctx) -> dict[str, A
             timings["distill_loop"] - stats["compile_seconds"] - stats["val_seconds"]
         )
         timings["mean_step"] = train / (steps_run - 1)
+    return setup, carry, stats, timings, streams
 
+
+def run(settings: settings_lib.Settings, data: Interactions, ctx) -> dict[str, Any]:
+    """Runs Distill-CF (see the module docstring) and returns the results dict."""
+    t_begin = time.perf_counter()
+    setup, carry, stats, timings, streams = distill(settings, data, ctx)
     t0 = time.perf_counter()
     negatives = krr.auc_negatives(settings.eval, data, streams)
     support = np.asarray(carry["best_support"], np.float32)

@@ -255,3 +255,47 @@ def to_sequences(
         name=name,
         info={"ordering": ordering, "num_sequences": num_sequences, "rows": len(sets)},
     )
+
+
+BASELINES = ("random_users", "longest", "most_recent")
+
+
+def baseline_users(
+    real: Any, count: int, *, kind: str, rng: np.random.Generator
+) -> np.ndarray:
+    """Real users whose sequences form an equal-budget training set.
+
+    Args:
+      real: the real `Sequences`.
+      count: how many users (the budget in training users).
+      kind: "random_users" (uniform without replacement), "longest" (longest
+        training prefixes; ties by index) or "most_recent" (latest last training
+        interaction; needs ``real.last_train_times``).
+      rng: NumPy generator (for "random_users").
+
+    Returns:
+      [count] sorted user indices among users with at least 2 training items.
+
+    Raises:
+      ValueError: unknown kind, a budget larger than the eligible users, or
+        "most_recent" without timestamps.
+    """
+    eligible = np.flatnonzero(real.lengths >= 2)
+    if not 1 <= count <= eligible.size:
+        raise ValueError(f"budget {count} must lie in [1, {eligible.size}]")
+    if kind == "random_users":
+        chosen = rng.choice(eligible, size=count, replace=False)
+    elif kind == "longest":
+        order = np.argsort(-real.lengths[eligible], kind="stable")
+        chosen = eligible[order[:count]]
+    elif kind == "most_recent":
+        if real.last_train_times is None:
+            raise ValueError(
+                f"most_recent needs timestamps; {real.name} has none (pre-split or "
+                "generated sequences)"
+            )
+        order = np.argsort(-real.last_train_times[eligible], kind="stable")
+        chosen = eligible[order[:count]]
+    else:
+        raise ValueError(f"kind={kind!r}; valid: {', '.join(BASELINES)}")
+    return np.sort(chosen)

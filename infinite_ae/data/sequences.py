@@ -147,6 +147,9 @@ class Sequences:
         item_ids: [I] raw item ids (int64 or unicode), item i <-> item_ids[i].
         name: dataset name.
         info: provenance: source, split protocol, policies and counts.
+        last_train_times: optional [U] float64 timestamp of each user's last
+            training interaction (NaN for an empty prefix); None when the source
+            has no timestamps (pre-split files, generated data).
 
     >>> seq = Sequences(train_indptr=[0, 2, 3], train_items=[0, 1, 2],
     ...                 val_items=[2, 0], test_items=[1, -1],
@@ -165,6 +168,7 @@ class Sequences:
     item_ids: np.ndarray
     name: str = "sequences"
     info: dict = dataclasses.field(default_factory=dict)
+    last_train_times: np.ndarray | None = None
 
     def __post_init__(self):
         user_ids = normalize_ids(self.user_ids, field="user_ids")
@@ -208,6 +212,14 @@ class Sequences:
             )
         object.__setattr__(self, "train_indptr", indptr)
         object.__setattr__(self, "train_items", train_items.astype(np.int32))
+        if self.last_train_times is not None:
+            times = np.asarray(self.last_train_times, np.float64)
+            if times.shape != (num_users,):
+                raise ValueError(
+                    f"last_train_times: expected shape ({num_users},), got "
+                    f"{times.shape}"
+                )
+            object.__setattr__(self, "last_train_times", times)
         for field in ("val_items", "test_items"):
             values = _int_array(
                 getattr(self, field), field=field, dtype=np.int64, shape=(num_users,)
@@ -514,6 +526,9 @@ class Sequences:
             test_items=self.test_items[users],
             user_ids=self.user_ids[users],
             info={**self.info, "subset_of_num_users": self.num_users},
+            last_train_times=None
+            if self.last_train_times is None
+            else self.last_train_times[users],
         )
 
     # --------------------------------------------------------------- constructors
@@ -602,6 +617,11 @@ class Sequences:
         prefix_lengths = np.maximum(counts - 2, 0)
         rank = np.arange(num_rows) - (ends - counts)[users_sorted]
         train_items = items_sorted[rank < prefix_lengths[users_sorted]]
+        times_sorted = np.asarray(kept.timestamps, np.float64)[order]
+        last_prefix = ends - 3  # the prefix ends two rows before the user's last
+        last_times = np.full(user_ids.size, np.nan)
+        has_prefix = prefix_lengths > 0
+        last_times[has_prefix] = times_sorted[last_prefix[has_prefix]]
         info = {
             "source": raw.source,
             "format": "sequences",
@@ -624,6 +644,7 @@ class Sequences:
             item_ids=item_ids,
             name=name or _default_name(raw.source),
             info=info,
+            last_train_times=last_times,
         )
 
 

@@ -1,0 +1,202 @@
+"""Distill-CF -> sequential adapter -> SASRec/GRU4Rec, against equal-budget baselines.
+
+For each budget (a fraction of the real users, `config.adapter.budgets`):
+
+1. `_distill`: Distill-CF (`config.distill`, S = budget · U synthetic users) on the
+   set view of the training prefixes, checkpointed under
+   ``checkpoints/budget_<S>`` so a killed run resumes;
+2. `_adapt`: the kept summary becomes training sequences
+   (`adapters.sequential.to_sequences`: discretised rows or sampled item sets,
+   ordered by `config.adapter.ordering`);
+3. `_train_on`: the sequential model (`config.sequential`) trained on those
+   sequences, validated and tested on the REAL validation and test next items;
+4. the same model trained on S real users' sequences for each baseline
+   (random users, the longest, the most recent).
+
+With `config.adapter.full_data` the model is also trained on every real sequence:
+the reference of ``retention`` (distilled / full data). Each trained result is
+stored under the workdir (``trained/<name>.json``) as it finishes, so a resumed run
+skips it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pathlib
+import time
+from typing import Any
+
+import numpy as np
+from absl import logging
+
+from experiments import settings as settings_lib
+from experiments import streams as streams_lib
+from experiments.jobs import distill_cf, sequential
+from infinite_ae import io
+from infinite_ae.adapters import sequential as adapter_lib
+from infinite_ae.distill import export
+
+STREAMS = streams_lib.StreamTable(numpy={"discretize": 8, "adapt": 9, "baselines": 10})
+"""The job's own random streams (Distill-CF keeps its own table)."""
+
+
+def _budget_users(fraction: float, num_users: int) -> int:
+    return max(1, int(round(fraction * num_users)))
+
+
+def _distill(settings: settings_lib.Settings, interactions, ctx, num_users: int):
+    """Stage 1: Distill-CF with S synthetic users; (support, logits, best step)."""
+    budget_settings = dataclasses.replace(
+        settings, distill=dataclasses.replace(settings.distill, num_users=num_users)
+    )
+    checkpoint_dir = ctx.checkpoint_dir / f"budget_{num_users}"
+    sub_ctx = dataclasses.replace(
+        ctx,
+        checkpoint_dir=checkpoint_dir,
+        resume_step=io.latest_valid_checkpoint(checkpoint_dir),
+        writer=io.MetricWriter(
+            ctx.workdir / f"distill_{num_users}.jsonl",
+            resume_from_step=io.latest_valid_checkpoint(checkpoint_dir) or -1,
+        ),
+    )
+    _, carry, stats, timings, _ = distill_cf.distill(
+        budget_settings, interactions, sub_ctx
+    )
+    support = np.asarray(carry["best_support"], np.float32)
+    logits = np.asarray(carry["best_logits"], np.float32)
+    return support, logits, int(carry["best_step"]), timings
+
+
+def _adapt(settings, sequences, support, logits, streams, num_users: int):
+    """Stage 2: the summary as training sequences over the real items."""
+    cfg = settings.adapter
+    rows = support
+    if cfg.num_sequences == 1:
+        rows = export.binarize(
+            support,
+            logits,
+            mode=cfg.discretize,
+            rng=streams.rng("discretize", num_users),
+            num_samples=settings.distill.num_samples,
+            threshold=settings.distill.threshold,
+        )
+    return adapter_lib.to_sequences(
+        rows,
+        sequences,
+        ordering=cfg.ordering,
+        num_sequences=cfg.num_sequences,
+        rng=streams.rng("adapt", num_users),
+        name=f"distilled_{num_users}",
+    )
+
+
+def _train_on(settings, sequences, train_sequences, workdir: pathlib.Path, name: str):
+    """Stage 3/4: train on ``train_sequences``, test on the real sequences; cached."""
+    path = workdir / "trained" / f"{name}.json"
+    if path.exists():
+        logging.info("%s: loaded the finished result from %s", name, path)
+        return json.loads(path.read_text())
+    cfg = settings.sequential
+    t0 = time.perf_counter()
+    _, result = sequential.train(
+        cfg, sequences, seed=settings.seed, train_sequences=train_sequences, tag=name
+    )
+    record = {
+        "test": sequential._reported(result.test, cfg.ks),
+        "val": sequential._reported(result.val, cfg.ks),
+        "best_epoch": result.best_epoch,
+        "epochs": result.epochs,
+        "train_sequences": train_sequences.num_users,
+        "train_tokens_per_epoch": result.tokens_per_epoch,
+        "seconds": time.perf_counter() - t0,
+    }
+    io.atomic_write_json(path, record)
+    return record
+
+
+def _budget(settings, sequences, interactions, ctx, streams, fraction: float):
+    """All runs at one budget: distilled, then each equal-budget baseline."""
+    num_users = _budget_users(fraction, sequences.num_users)
+    support, logits, best_step, timings = _distill(
+        settings, interactions, ctx, num_users
+    )
+    adapted = _adapt(settings, sequences, support, logits, streams, num_users)
+    out = {
+        "num_users": num_users,
+        "fraction": fraction,
+        "distill_best_step": best_step,
+        "distill_seconds": timings["distillation"],
+        "adapted_sequences": adapted.num_users,
+        "adapted_mean_length": float(adapted.lengths.mean()),
+        "distilled": _train_on(
+            settings, sequences, adapted, ctx.workdir, f"distilled_{num_users}"
+        ),
+        "baselines": {},
+    }
+    for kind in settings.adapter.baselines:
+        try:
+            users = adapter_lib.baseline_users(
+                sequences,
+                num_users,
+                kind=kind,
+                rng=streams.rng("baselines", num_users),
+            )
+        except ValueError as error:  # e.g. most_recent without timestamps
+            logging.warning("baseline %s skipped: %s", kind, error)
+            continue
+        out["baselines"][kind] = _train_on(
+            settings,
+            sequences,
+            sequences.subset(users),
+            ctx.workdir,
+            f"{kind}_{num_users}",
+        )
+    return out
+
+
+def _summary(settings, per_budget, full) -> dict[str, Any]:
+    """`test`, `retention` and `baselines` keyed like 'retention/sasrec/ndcg@10'."""
+    model = settings.sequential.model
+    first = per_budget[0]
+    results = {"test": first["distilled"]["test"], "retention": {}, "baselines": {}}
+    for metric, value in first["distilled"]["test"].items():
+        if full is not None and full["test"][metric] > 0:
+            results["retention"][f"retention/{model}/{metric}"] = (
+                value / full["test"][metric]
+            )
+    for kind, record in first["baselines"].items():
+        for metric, value in record["test"].items():
+            results["baselines"][f"baselines/{kind}/{metric}"] = value
+    return results
+
+
+def run(settings: settings_lib.Settings, sequences, ctx) -> dict[str, Any]:
+    """Distils, adapts and trains at every budget; see the module docstring."""
+    streams = streams_lib.Streams(STREAMS, settings.seed)
+    interactions = sequences.to_interactions()
+    timings = {}
+    full = None
+    if settings.adapter.full_data:
+        t0 = time.perf_counter()
+        full = _train_on(settings, sequences, sequences, ctx.workdir, "full_data")
+        timings["full_data"] = time.perf_counter() - t0
+    per_budget = []
+    for fraction in settings.adapter.budgets:
+        t0 = time.perf_counter()
+        per_budget.append(
+            _budget(settings, sequences, interactions, ctx, streams, fraction)
+        )
+        timings[f"budget_{fraction:g}"] = time.perf_counter() - t0
+    return {
+        **_summary(settings, per_budget, full),
+        "full_data": full,
+        "per_budget": per_budget,
+        "adapter": dataclasses.asdict(settings.adapter),
+        "protocol": {
+            "split": "leave-one-out by time",
+            "mask_history": settings.sequential.mask_history,
+            "average": "users with a held-out item",
+        },
+        "timings": timings,
+    }
