@@ -1,5 +1,7 @@
 """Tests for the sequential adapter and the first-order Markov model."""
 
+import dataclasses
+
 import numpy as np
 import scipy.sparse as sp
 from absl.testing import absltest, parameterized
@@ -108,6 +110,29 @@ class OrderingTest(parameterized.TestCase):
             )
         with self.assertRaisesRegex(ValueError, "rows have 5 items"):
             sequential.to_sequences(np.eye(5), self.real, rng=np.random.default_rng(0))
+
+
+class BaselineUsersTest(absltest.TestCase):
+    def test_each_kind_against_a_slow_reference(self):
+        prefixes = [np.arange(n) for n in (5, 1, 8, 3, 8, 2)]
+        real = dataclasses.replace(
+            _real(prefixes, 8), last_train_times=np.array([5.0, 9, 1, 7, 3, 2])
+        )
+        pick = lambda kind, n: sequential.baseline_users(
+            real, n, kind=kind, rng=np.random.default_rng(0)
+        ).tolist()
+        # User 1 (one training item) is never eligible.
+        self.assertEqual(pick("longest", 3), [0, 2, 4])
+        self.assertEqual(pick("most_recent", 2), [0, 3])
+        random_users = pick("random_users", 4)
+        self.assertLen(set(random_users), 4)
+        self.assertNotIn(1, random_users)
+        with self.assertRaisesRegex(ValueError, r"budget 6 must lie in \[1, 5\]"):
+            pick("longest", 6)
+        with self.assertRaisesRegex(ValueError, "most_recent needs timestamps"):
+            sequential.baseline_users(
+                _real(prefixes, 8), 2, kind="most_recent", rng=None
+            )
 
 
 class MarkovChainTest(absltest.TestCase):

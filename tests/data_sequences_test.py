@@ -692,3 +692,19 @@ def test_markov_generator_is_seeded_and_validates():
         make_markov_sequences(5, 10, mean_length=2, seed=0)
     with pytest.raises(ValueError, match="num_successors"):
         make_markov_sequences(5, 3, mean_length=4, seed=0, num_successors=3)
+
+
+def test_last_train_times_follow_the_prefix():
+    raw = RawInteractions(
+        users=np.array([1, 1, 1, 1, 2, 2, 2, 3, 3, 3]),
+        items=np.array([5, 6, 7, 8, 5, 6, 7, 5, 6, 8]),
+        ratings=None,
+        timestamps=np.array([40, 10, 30, 20, 1, 2, 3, 7, 7, 7]),
+        source="hand-made",
+    )
+    seqs = Sequences.from_raw(raw)
+    # User 1 in time order: 6 (10), 8 (20), 7 (30), 5 (40): the prefix ends at 20.
+    # User 3: all ties, file order: prefix [5], its time 7.
+    np.testing.assert_array_equal(seqs.last_train_times, [20.0, 1.0, 7.0])
+    np.testing.assert_array_equal(seqs.subset([2, 0]).last_train_times, [7.0, 20.0])
+    assert seqs.truncate(1).last_train_times is seqs.last_train_times
