@@ -14,6 +14,7 @@ SCRIPTS = sorted(p.name for p in (PROJECT_ROOT / "benchmarks").glob("*_bench.py"
 _OUTPUT_FLAG = {
     "distill_budget_bench.py": "--out={tmp}/budget",
     "distill_step_bench.py": None,
+    "sequential_budget_bench.py": "--out={tmp}/sequential",
 }
 
 
