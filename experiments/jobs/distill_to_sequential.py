@@ -51,13 +51,14 @@ def _distill(settings: settings_lib.Settings, interactions, ctx, num_users: int)
         settings, distill=dataclasses.replace(settings.distill, num_users=num_users)
     )
     checkpoint_dir = ctx.checkpoint_dir / f"budget_{num_users}"
+    resume_step = io.latest_valid_checkpoint(checkpoint_dir)
     sub_ctx = dataclasses.replace(
         ctx,
         checkpoint_dir=checkpoint_dir,
-        resume_step=io.latest_valid_checkpoint(checkpoint_dir),
+        resume_step=resume_step,
         writer=io.MetricWriter(
             ctx.workdir / f"distill_{num_users}.jsonl",
-            resume_from_step=io.latest_valid_checkpoint(checkpoint_dir) or -1,
+            resume_from_step=-1 if resume_step is None else resume_step,
         ),
     )
     _, carry, stats, timings, _ = distill_cf.distill(
