@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from configs import sasrec_quick
 from experiments import pipeline
 
@@ -33,6 +35,8 @@ def test_sequential_job_writes_results_and_floors(tmp_path):
     assert steps == [2, 4, 6]
 
 
+# Five trainings and a distillation, twice: about 20 s.
+@pytest.mark.slow
 def test_distill_to_sequential_resumes_finished_trainings(tmp_path):
     from configs import distill_to_sasrec_quick
 
