@@ -35,6 +35,10 @@ def get_section() -> ml_collections.ConfigDict:
     sequential.learning_rate = 1e-3
     # Training windows per batch.
     sequential.batch_size = 128
+    # Repeat a small training set's windows so an epoch has at least this many
+    # batches (1: never repeat). Equal-budget comparisons set it to the full data's
+    # batches per epoch, so every training set gets as many updates per evaluation.
+    sequential.min_batches_per_epoch = 1
     # At most this many epochs; early stopping on validation nDCG@10.
     sequential.max_epochs = 200
     # Evaluations without improvement before stopping.

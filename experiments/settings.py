@@ -458,6 +458,7 @@ class SequentialSettings:
     gbce_t: float = _field(**UNIT_INTERVAL)
     learning_rate: float = _field(**POSITIVE)
     batch_size: int = _field(**AT_LEAST_ONE)
+    min_batches_per_epoch: int = _field(**AT_LEAST_ONE)
     max_epochs: int = _field(**AT_LEAST_ONE)
     patience: int = _field(**AT_LEAST_ONE)
     eval_every: int = _field(**AT_LEAST_ONE)

@@ -81,6 +81,7 @@ def train(
         gbce_t=cfg.gbce_t,
         learning_rate=cfg.learning_rate,
         batch_size=cfg.batch_size,
+        min_batches_per_epoch=cfg.min_batches_per_epoch,
         max_epochs=cfg.max_epochs,
         patience=cfg.patience,
         eval_every=cfg.eval_every,

@@ -425,6 +425,26 @@ def train_epoch(
     }
 
 
+def repeat_windows(
+    inputs: ArrayLike, targets: ArrayLike, *, min_rows: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The windows repeated whole until there are at least ``min_rows`` of them.
+
+    Each epoch shuffles the rows, so the copies land in different batches.
+
+    >>> x, y = repeat_windows([[1, 2]], [[2, 3]], min_rows=3)
+    >>> x.tolist()
+    [[1, 2], [1, 2], [1, 2]]
+    """
+    inputs = np.asarray(inputs, np.int32)
+    targets = np.asarray(targets, np.int32)
+    count = inputs.shape[0]
+    if count == 0 or count >= min_rows:
+        return inputs, targets
+    copies = -(-int(min_rows) // count)
+    return np.tile(inputs, (copies, 1)), np.tile(targets, (copies, 1))
+
+
 def pad_windows(inputs: ArrayLike, targets: ArrayLike, *, multiple: int):
     """Drops windows without a target and pads to a multiple of `multiple`.
 
@@ -607,6 +627,7 @@ def fit_sequential(
     log_fn: Callable[[int, dict[str, float]], None] | None = None,
     progress: bool | str = True,
     train_sequences: Any = None,
+    min_batches_per_epoch: int = 1,
 ) -> SequentialFitResult:
     """Trains a sequential model with early stopping on validation nDCG@10.
 
@@ -638,6 +659,10 @@ def fit_sequential(
         from (e.g. adapted distilled users, `adapters.sequential.to_sequences`),
         over the same items; default ``sequences``. Validation, early stopping and
         test always use ``sequences``.
+      min_batches_per_epoch: repeat the training windows (`repeat_windows`) so an
+        epoch has at least this many batches; small training sets (a distilled
+        summary, a few real users) then get as many updates per epoch, and per
+        early-stopping evaluation, as the full data.
 
     Returns:
       `SequentialFitResult`.
@@ -659,6 +684,9 @@ def fit_sequential(
             f"sequences {sequences.num_items}"
         )
     inputs, targets = train_sequences.training_windows(max_len)
+    inputs, targets = repeat_windows(
+        inputs, targets, min_rows=min_batches_per_epoch * batch_size
+    )
     rows = pad_windows(inputs, targets, multiple=batch_size)
     tokens_per_epoch = int(np.sum((rows[1] > 0) & (rows[2][:, None] > 0)))
     rows = tuple(jnp.asarray(x) for x in rows)
