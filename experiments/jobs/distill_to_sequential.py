@@ -104,8 +104,8 @@ def _train_on(settings, sequences, train_sequences, workdir: pathlib.Path, name:
         cfg, sequences, seed=settings.seed, train_sequences=train_sequences, tag=name
     )
     record = {
-        "test": sequential._reported(result.test, cfg.ks),
-        "val": sequential._reported(result.val, cfg.ks),
+        "test": sequential.reported(result.test, cfg.ks),
+        "val": sequential.reported(result.val, cfg.ks),
         "best_epoch": result.best_epoch,
         "epochs": result.epochs,
         "train_sequences": train_sequences.num_users,

@@ -50,7 +50,7 @@ def _model(cfg: settings_lib.SequentialSettings, num_items: int):
     )
 
 
-def _reported(metrics: dict[str, float], ks) -> dict[str, float]:
+def reported(metrics: dict[str, float], ks) -> dict[str, float]:
     return {f"{m}@{k}": float(metrics[f"{m}@{k}"]) for m in REPORTED for k in ks}
 
 
@@ -117,7 +117,7 @@ def floors(
         else:
             scorer = _closed_form(name, settings, interactions).score
         test = evaluation.evaluate(scorer, interactions, split="test", **common)
-        results[name] = _reported(test, cfg.ks)
+        results[name] = reported(test, cfg.ks)
     return results
 
 
@@ -150,8 +150,8 @@ def run(settings: settings_lib.Settings, sequences, ctx) -> dict[str, Any]:
     floor_results = floors(settings, sequences)
     timings["floors"] = time.perf_counter() - t0
     return {
-        "test": _reported(result.test, cfg.ks),
-        "val": _reported(result.val, cfg.ks),
+        "test": reported(result.test, cfg.ks),
+        "val": reported(result.val, cfg.ks),
         "best_epoch": result.best_epoch,
         "epochs": result.epochs,
         "floors": floor_results,
