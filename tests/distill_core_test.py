@@ -6,6 +6,7 @@ import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 import scipy.sparse as sp
 from absl.testing import absltest, parameterized
 
@@ -63,6 +64,8 @@ class DistillCoreTest(parameterized.TestCase):
         self.assertEqual(int(state.step), 20)
         self.assertLess(loss(state.logits), before - 0.1)
 
+    # The un-jitted step runs op by op: about 10 s on 2 cores.
+    @pytest.mark.slow
     def test_jit_matches_eager(self):
         x, spec, opt, state, hp = _setup(num_samples=2)
         weights = jnp.ones(x.shape[0])

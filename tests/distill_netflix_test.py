@@ -65,6 +65,8 @@ def test_dataset_profile():
         settings.from_config(config)
 
 
+# A full pipeline run on generated Netflix-shaped data: about 10 s on 2 cores.
+@pytest.mark.slow
 def test_small_variant_end_to_end(tmp_path):
     results = pipeline.run(_tiny_config(), tmp_path)
     written = json.loads((tmp_path / "results.json").read_text())

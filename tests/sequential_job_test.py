@@ -13,7 +13,7 @@ def _config():
     config.data.synthetic.num_users = 300
     config.data.synthetic.num_items = 40
     config.data.synthetic.mean_degree = 15.0
-    config.sequential.max_epochs = 6
+    config.sequential.max_epochs = 4
     config.sequential.eval_every = 2
     config.sequential.floors = ("popularity", "markov", "ease")
     return config
@@ -27,12 +27,12 @@ def test_sequential_job_writes_results_and_floors(tmp_path):
     assert set(written["floors"]) == {"popularity", "markov", "ease"}
     assert written["protocol"]["mask_history"] is True
     # On a first-order chain the learned model beats popularity by far.
-    assert results["test"]["ndcg@10"] > written["floors"]["popularity"]["ndcg@10"] + 10
+    assert results["test"]["ndcg@10"] > written["floors"]["popularity"]["ndcg@10"] + 5
     steps = [
         json.loads(line)["step"]
         for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
     ]
-    assert steps == [2, 4, 6]
+    assert steps == [2, 4]
 
 
 # Five trainings and a distillation, twice: about 20 s.
