@@ -338,7 +338,7 @@ def section_devices() -> dict[str, Any]:
 
 
 def _distill_and_evaluate(data, mesh, *, steps: int, timings: dict) -> dict:
-    """`steps` Distill-CF steps on budgeted user batches, then streamed evaluation."""
+    """`steps` Distill-CF steps on budgeted user batches, then a budget-tiled test."""
     import jax
 
     from infinite_ae import distill, evaluation, kernels, sharding, solver, tiles
@@ -405,6 +405,15 @@ def _distill_and_evaluate(data, mesh, *, steps: int, timings: dict) -> dict:
         progress="evaluate",
     )
     timings["eval_s"] = time.perf_counter() - start
+    # The tiles `evaluate` planned from the same budget and memory model.
+    plan = tiles.plan_tiles(
+        data.num_users,
+        tiles.evaluation_row_bytes(num_items, num_support),
+        budget,
+        fixed_bytes=sum(x.size * x.dtype.itemsize for x in params),
+        multiple_of=shards,
+    )
+    metrics = {**metrics, "num_tiles": plan.num_tiles, "tile_size": plan.tile_size}
     return {"batch_size": batch_size, "losses": losses, "metrics": metrics}
 
 
