@@ -69,6 +69,10 @@ def get_adapter_section() -> ml_collections.ConfigDict:
     # How a continuous summary row becomes an item set when num_sequences is 1:
     # topk (its round(row mass) most likely items) | sample | threshold (>= 0.5).
     adapter.discretize = "topk"
+    # With topk, the set size of each synthetic user: mass (round(row mass), set by
+    # Distill-CF's γ) | real (drawn from the real training-prefix lengths, so the
+    # adapted sequences are as long as real ones).
+    adapter.length = "mass"
     # Equal-budget baselines: random_users | longest | most_recent (needs
     # timestamps) real sequences.
     adapter.baselines = ("random_users", "longest", "most_recent")

@@ -491,6 +491,7 @@ class AdapterSettings:
     ordering: Literal["random", "mean_position", "greedy_chain"] = _field()
     num_sequences: int = _field(**AT_LEAST_ONE)
     discretize: Literal["topk", "sample", "threshold"] = _field()
+    length: Literal["mass", "real"] = _field()
     baselines: tuple[Literal["random_users", "longest", "most_recent"], ...] = _field()
     full_data: bool = _field()
 

@@ -112,6 +112,18 @@ class OrderingTest(parameterized.TestCase):
             sequential.to_sequences(np.eye(5), self.real, rng=np.random.default_rng(0))
 
 
+class TopItemsTest(absltest.TestCase):
+    def test_each_row_keeps_its_largest_weights(self):
+        rng = np.random.default_rng(7)
+        weights = rng.random((5, 12))
+        lengths = np.array([1, 3, 12, 20, 4])
+        rows = sequential.top_items(weights, lengths)
+        for s in range(5):
+            k = min(lengths[s], 12)
+            want = set(np.argsort(-weights[s])[:k].tolist())
+            self.assertEqual(set(rows[s].indices.tolist()), want, s)
+
+
 class BaselineUsersTest(absltest.TestCase):
     def test_each_kind_against_a_slow_reference(self):
         prefixes = [np.arange(n) for n in (5, 1, 8, 3, 8, 2)]

@@ -37,7 +37,9 @@ from infinite_ae import io
 from infinite_ae.adapters import sequential as adapter_lib
 from infinite_ae.distill import export
 
-STREAMS = streams_lib.StreamTable(numpy={"discretize": 8, "adapt": 9, "baselines": 10})
+STREAMS = streams_lib.StreamTable(
+    numpy={"discretize": 8, "adapt": 9, "baselines": 10, "lengths": 11}
+)
 """The job's own random streams (Distill-CF keeps its own table)."""
 
 
@@ -73,7 +75,11 @@ def _adapt(settings, sequences, support, logits, streams, num_users: int):
     """Stage 2: the summary as training sequences over the real items."""
     cfg = settings.adapter
     rows = support
-    if cfg.num_sequences == 1:
+    if cfg.num_sequences == 1 and cfg.discretize == "topk" and cfg.length == "real":
+        eligible = sequences.lengths[sequences.lengths >= 2]
+        lengths = streams.rng("lengths", num_users).choice(eligible, len(support))
+        rows = adapter_lib.top_items(support, lengths)
+    elif cfg.num_sequences == 1:
         rows = export.binarize(
             support,
             logits,
