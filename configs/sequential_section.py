@@ -61,12 +61,15 @@ def get_adapter_section() -> ml_collections.ConfigDict:
     # Budgets as fractions of the real users: Distill-CF distils that many synthetic
     # users; the baselines train on that many real users.
     adapter.budgets = (0.1,)
-    # Order of each synthetic user's items: random | mean_position | greedy_chain.
+    # Order of each synthetic user's items: random | mean_position | greedy_chain |
+    # sampled_chain (the chain drawn from the real transition distribution).
     adapter.ordering = "greedy_chain"
-    # Sequences per synthetic user: 1 orders the discretised row; more draw item
-    # sets from the continuous row (each of its rounded mass) and order each.
+    # Sequences per synthetic user: 1 orders the discretised row; with more, `sets`
+    # says where each sequence's items come from: sampled (drawn from the continuous
+    # row, each of its rounded mass) | kept (the discretised row, ordered anew).
     adapter.num_sequences = 1
-    # How a continuous summary row becomes an item set when num_sequences is 1:
+    adapter.sets = "sampled"
+    # How a continuous summary row becomes an item set (unless sets are sampled):
     # topk (its round(row mass) most likely items) | sample | threshold (>= 0.5).
     adapter.discretize = "topk"
     # With topk, the set size of each synthetic user: mass (round(row mass), set by

@@ -488,8 +488,11 @@ class AdapterSettings:
             "must be a non-empty list of user fractions in (0, 1]",
         )
     )
-    ordering: Literal["random", "mean_position", "greedy_chain"] = _field()
+    ordering: Literal["random", "mean_position", "greedy_chain", "sampled_chain"] = (
+        _field()
+    )
     num_sequences: int = _field(**AT_LEAST_ONE)
+    sets: Literal["sampled", "kept"] = _field()
     discretize: Literal["topk", "sample", "threshold"] = _field()
     length: Literal["mass", "real"] = _field()
     baselines: tuple[Literal["random_users", "longest", "most_recent"], ...] = _field()

@@ -103,6 +103,39 @@ class OrderingTest(parameterized.TestCase):
             self.assertEqual(len(set(items.tolist())), len(items))
             self.assertEqual(len(items), min(round(row.sum()), np.sum(row > 0)))
 
+    def test_sampled_chain_draws_the_transition_distribution(self):
+        # 0 starts every history and is followed by 1 three times, by 2 once.
+        real = _real([np.array([0, 1])] * 3 + [np.array([0, 2])], 3)
+        stats = sequential.sequence_stats(real)
+        rng = np.random.default_rng(6)
+        seconds = [
+            sequential.order_items(
+                np.array([0, 1, 2]), ordering="sampled_chain", stats=stats, rng=rng
+            )[1]
+            for _ in range(4000)
+        ]
+        # Binomial(4000, 0.75): standard deviation 0.007, so 0.03 is 4 deviations.
+        self.assertAlmostEqual(np.mean(np.array(seconds) == 1), 0.75, delta=0.03)
+
+    def test_kept_sets_are_reordered_not_redrawn(self):
+        rng = np.random.default_rng(8)
+        rows = sp.csr_matrix((rng.random((4, 8)) < 0.6).astype(np.float32))
+        out = sequential.to_sequences(
+            rows,
+            self.real,
+            ordering="random",
+            num_sequences=3,
+            sets="kept",
+            rng=np.random.default_rng(9),
+        )
+        self.assertEqual(out.num_users, 12)
+        orders = set()
+        for k in range(12):
+            want = sorted(rows[k // 3].indices.tolist())
+            self.assertEqual(sorted(out.prefix(k).tolist()), want, k)
+            orders.add(tuple(out.prefix(k).tolist()))
+        self.assertGreater(len(orders), 4)  # the copies are ordered independently
+
     def test_errors(self):
         with self.assertRaisesRegex(ValueError, "ordering='time'"):
             sequential.to_sequences(
@@ -110,6 +143,10 @@ class OrderingTest(parameterized.TestCase):
             )
         with self.assertRaisesRegex(ValueError, "rows have 5 items"):
             sequential.to_sequences(np.eye(5), self.real, rng=np.random.default_rng(0))
+        with self.assertRaisesRegex(ValueError, "sets='all'"):
+            sequential.to_sequences(
+                np.eye(8), self.real, sets="all", rng=np.random.default_rng(0)
+            )
 
 
 class TopItemsTest(absltest.TestCase):

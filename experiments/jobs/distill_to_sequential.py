@@ -75,11 +75,12 @@ def _adapt(settings, sequences, support, logits, streams, num_users: int):
     """Stage 2: the summary as training sequences over the real items."""
     cfg = settings.adapter
     rows = support
-    if cfg.num_sequences == 1 and cfg.discretize == "topk" and cfg.length == "real":
+    discretized = cfg.num_sequences == 1 or cfg.sets == "kept"
+    if discretized and cfg.discretize == "topk" and cfg.length == "real":
         eligible = sequences.lengths[sequences.lengths >= 2]
         lengths = streams.rng("lengths", num_users).choice(eligible, len(support))
         rows = adapter_lib.top_items(support, lengths)
-    elif cfg.num_sequences == 1:
+    elif discretized:
         rows = export.binarize(
             support,
             logits,
@@ -93,6 +94,7 @@ def _adapt(settings, sequences, support, logits, streams, num_users: int):
         sequences,
         ordering=cfg.ordering,
         num_sequences=cfg.num_sequences,
+        sets=cfg.sets,
         rng=streams.rng("adapt", num_users),
         name=f"distilled_{num_users}",
     )

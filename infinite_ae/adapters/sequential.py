@@ -16,10 +16,17 @@ sequences (`sequence_stats`):
   the remaining item of lowest mean position. (Starting at the item that most often
   starts a history fails for sets that miss the usual first items: an item that
   starts short histories would jump ahead of items that precede it elsewhere.)
+* ``"sampled_chain"``: the same chain drawn at random: the first item with
+  probability proportional to how often it starts a history, each next one with
+  probability proportional to how often it follows the current item (the real
+  transition distribution instead of its mode); the fallbacks are the greedy
+  chain's.
 
-With ``num_sequences > 1`` (`sample_item_sets`), each synthetic user yields several
-sequences, each an item set drawn without replacement from the user's learned
-distribution (the row of a continuous summary, normalised), then ordered as above.
+With ``num_sequences > 1`` each synthetic user yields several sequences: with
+``sets="sampled"`` (`sample_item_sets`) each is an item set drawn without
+replacement from the user's learned distribution (the row of a continuous summary,
+normalised), then ordered as above; with ``sets="kept"`` each is the row's own item
+set in another order (useful with the random orderings).
 
 The output is an ordinary `Sequences` (training prefixes only; no validation or test
 items) over the real item space, which every sequential trainer consumes unchanged.
@@ -38,7 +45,8 @@ import scipy.sparse as sp
 from infinite_ae.data.sequences import Sequences
 from infinite_ae.models.markov import transition_counts
 
-ORDERINGS = ("random", "mean_position", "greedy_chain")
+ORDERINGS = ("random", "mean_position", "greedy_chain", "sampled_chain")
+SETS = ("sampled", "kept")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,24 +91,33 @@ def sequence_stats(sequences: Any) -> SequenceStats:
     return SequenceStats(first_counts, mean_position, transition_counts(sequences))
 
 
-def _greedy_chain(items: np.ndarray, stats: SequenceStats) -> np.ndarray:
-    """The greedy transition chain through ``items`` (module docstring)."""
+def _chain(
+    items: np.ndarray, stats: SequenceStats, rng: np.random.Generator | None
+) -> np.ndarray:
+    """The transition chain through ``items``: greedy, or sampled with ``rng``."""
     n = items.size
     if n <= 1:
         return items.copy()
     sub = stats.transitions[items][:, items].toarray()
     position = stats.mean_position[items]
-    # Start: the earliest item by mean position; ties: the one starting more histories.
-    current = int(np.lexsort((-stats.first_counts[items], position))[0])
+    first = stats.first_counts[items].astype(np.float64)
+    if rng is not None and first.sum() > 0:
+        current = int(rng.choice(n, p=first / first.sum()))
+    else:
+        # The earliest item by mean position; ties: the one starting more histories.
+        current = int(np.lexsort((-first, position))[0])
     order = [current]
     remaining = np.ones(n, bool)
     remaining[current] = False
     for _ in range(n - 1):
-        follow = np.where(remaining, sub[current], -1.0)
-        if follow.max() > 0:
-            current = int(np.argmax(follow))
-        else:
+        follow = np.where(remaining, sub[current], 0.0)
+        total = follow.sum()
+        if total <= 0:
             current = int(np.argmin(np.where(remaining, position, np.inf)))
+        elif rng is None:
+            current = int(np.argmax(np.where(remaining, follow, -1.0)))
+        else:
+            current = int(rng.choice(n, p=follow / total))
         order.append(current)
         remaining[current] = False
     return items[np.asarray(order)]
@@ -119,7 +136,7 @@ def order_items(
       items: [n] distinct item indices.
       ordering: one of `ORDERINGS`.
       stats: `sequence_stats` of the real training sequences.
-      rng: NumPy generator (used by "random").
+      rng: NumPy generator (used by "random" and "sampled_chain").
 
     Returns:
       [n] the same items, ordered.
@@ -136,7 +153,9 @@ def order_items(
     if ordering == "mean_position":
         return items[np.argsort(stats.mean_position[items], kind="stable")]
     if ordering == "greedy_chain":
-        return _greedy_chain(items, stats)
+        return _chain(items, stats, None)
+    if ordering == "sampled_chain":
+        return _chain(items, stats, rng)
     raise ValueError(f"ordering={ordering!r}; valid: {', '.join(ORDERINGS)}")
 
 
@@ -199,6 +218,7 @@ def to_sequences(
     *,
     ordering: str = "greedy_chain",
     num_sequences: int = 1,
+    sets: str = "sampled",
     rng: np.random.Generator,
     stats: SequenceStats | None = None,
     name: str = "adapted",
@@ -208,12 +228,15 @@ def to_sequences(
     Args:
       rows: [S, I] users as item sets over the real items: a binary or continuous
         Distill-CF summary (dense or sparse), a condensed CSR, or an `Interactions`
-        (its train matrix). With ``num_sequences == 1`` a row's non-zero items are
-        its set; with more, sets are drawn from each row (`sample_item_sets`).
+        (its train matrix). A row's non-zero items are its set; with
+        ``num_sequences > 1`` and ``sets="sampled"`` each sequence's set is drawn
+        from the row instead (`sample_item_sets`).
       real: the real `Sequences` whose training prefixes give the order statistics
         and whose item ids the output keeps.
       ordering: one of `ORDERINGS`.
       num_sequences: sequences per row.
+      sets: with ``num_sequences > 1``, "sampled" (a set drawn per sequence) or
+        "kept" (the row's set, ordered anew per sequence).
       rng: NumPy generator (random orders and sampled sets).
       stats: precomputed `sequence_stats(real)` (computed when None).
       name: the output's name.
@@ -223,10 +246,13 @@ def to_sequences(
       test items), user ids ``"<name>_<row>_<k>"``, the real item ids.
 
     Raises:
-      ValueError: unknown ordering, or rows over a different number of items.
+      ValueError: unknown ordering or sets, or rows over a different number of
+        items.
     """
     if ordering not in ORDERINGS:
         raise ValueError(f"ordering={ordering!r}; valid: {', '.join(ORDERINGS)}")
+    if sets not in SETS:
+        raise ValueError(f"sets={sets!r}; valid: {', '.join(SETS)}")
     matrix = getattr(rows, "train", rows)
     if matrix.shape[1] != real.num_items:
         raise ValueError(
@@ -235,11 +261,11 @@ def to_sequences(
     if num_sequences < 1:
         raise ValueError(f"num_sequences must be >= 1, got {num_sequences}")
     stats = sequence_stats(real) if stats is None else stats
-    if num_sequences == 1:
-        sets = item_sets(matrix)
+    if num_sequences > 1 and sets == "sampled":
+        chosen = sample_item_sets(matrix, num_sequences=num_sequences, rng=rng)
     else:
-        sets = sample_item_sets(matrix, num_sequences=num_sequences, rng=rng)
-    ordered = [order_items(s, ordering=ordering, stats=stats, rng=rng) for s in sets]
+        chosen = [s for s in item_sets(matrix) for _ in range(num_sequences)]
+    ordered = [order_items(s, ordering=ordering, stats=stats, rng=rng) for s in chosen]
     lengths = np.array([len(s) for s in ordered], np.int64)
     indptr = np.concatenate([[0], np.cumsum(lengths)])
     items = np.concatenate(ordered) if ordered else np.zeros(0, np.int64)
@@ -255,7 +281,12 @@ def to_sequences(
         user_ids=user_ids,
         item_ids=real.item_ids,
         name=name,
-        info={"ordering": ordering, "num_sequences": num_sequences, "rows": len(sets)},
+        info={
+            "ordering": ordering,
+            "num_sequences": num_sequences,
+            "sets": sets,
+            "rows": len(ordered) // num_sequences,
+        },
     )
 
 
