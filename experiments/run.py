@@ -8,6 +8,8 @@ holds the run of a different config is refused; `--overwrite` removes that run's
 artefacts and starts from scratch.
 """
 
+import logging as std_logging
+
 from absl import app, flags, logging
 from ml_collections import config_flags
 
@@ -33,6 +35,9 @@ flags.mark_flags_as_required(["config"])
 def main(argv):
     if len(argv) > 1:
         raise app.UsageError(f"Unexpected command-line arguments: {argv[1:]}")
+    # JAX logs every backend it probes and cannot open (libtpu on a machine
+    # without TPUs) at INFO; the devices line below says which backend runs.
+    std_logging.getLogger("jax._src.xla_bridge").setLevel(std_logging.WARNING)
     import jax
 
     from experiments import pipeline

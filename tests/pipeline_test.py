@@ -108,6 +108,9 @@ def test_cli_runs_quickstart_with_overrides(tmp_path):
     )
     assert out.returncode == 0, out.stderr[-2000:]
     assert "ndcg@10" in out.stdout
+    # The first line says which devices run; no failed backend probe comes first.
+    assert "JAX" in out.stderr.splitlines()[0], out.stderr[:500]
+    assert "libtpu" not in out.stderr
     assert json.loads((tmp_path / "results.json").read_text())["reg"] == 1.0
     bad = subprocess.run(
         cmd[:4] + ["--config.model.no_such_field=1"],
