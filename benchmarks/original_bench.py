@@ -16,7 +16,8 @@ data root into its `data/ml-1m/`.
 
 Run:    python benchmarks/original_bench.py --work=infinite_ae \\
             --original=PATH --original_python=PATH/bin/python [--repeats=2]
-Smoke:  python benchmarks/original_bench.py --smoke   (ours only, quickstart config)
+Smoke:  python benchmarks/original_bench.py --smoke
+        (ours only, configs/infinite_ae_quick.py)
 
 Prints one JSON object (also written to --output) and a table.
 """
@@ -57,7 +58,9 @@ _ORIGINAL_PYTHON = flags.DEFINE_string(
     "original_python", None, "Python interpreter of the original code's environment."
 )
 _REPEATS = flags.DEFINE_integer("repeats", 2, "Runs per side, alternating.")
-_SMOKE = flags.DEFINE_bool("smoke", False, "Ours only, on the quickstart config.")
+_SMOKE = flags.DEFINE_bool(
+    "smoke", False, "Ours only, on configs/infinite_ae_quick.py."
+)
 _OUTPUT = flags.DEFINE_string("output", None, "Also write the JSON here.")
 
 
@@ -125,7 +128,7 @@ def main(argv):
     del argv
     config, pattern = WORKS[_WORK.value]
     if _SMOKE.value:
-        config = "configs/quickstart.py"
+        config = "configs/infinite_ae_quick.py"
     with_original = _ORIGINAL.value is not None and not _SMOKE.value
     if with_original and not _ORIGINAL_PYTHON.value:
         raise app.UsageError("--original needs --original_python")

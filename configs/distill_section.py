@@ -88,6 +88,10 @@ def get_section() -> ml_collections.ConfigDict:
     # Baselines at the same user budget also evaluated on test:
     # random_users | head_users | random_interactions.
     distill.baselines = ()
+    # Models trained on the full data, on the summary and on as many random users,
+    # with fit times and speed-ups (a table, results["compare"], compare.png):
+    # infinite_ae | ease.
+    distill.compare = ()
     # Users per validation batch (0: all users in one batch).
     distill.val_batch_size = 0
     # Validate on this many users with validation items, a fixed random subset

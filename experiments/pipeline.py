@@ -25,6 +25,7 @@ from absl import logging
 
 from experiments import datasets, jobs, settings
 from experiments import workdir as workdir_lib
+from experiments.jobs import compare
 from infinite_ae import io
 
 PROJECT_ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -116,6 +117,15 @@ def format_table(results: Mapping[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _distilled_line(results: Mapping[str, Any]) -> str:
+    summary = results.get("summary", {})
+    seconds = results.get("timings", {}).get("distillation", float("nan"))
+    return (
+        f"Distill-CF: {summary.get('synthetic_users')} synthetic users from "
+        f"{summary.get('real_users')} real ones in {seconds:.1f} s; trained on:"
+    )
+
+
 def _metric_order(name: str) -> tuple[str, int, str]:
     base, _, k = name.partition("@")
     return (base, int(k) if k.isdigit() else 0, name)
@@ -190,5 +200,8 @@ def run(
     io.atomic_write_json(workdir / "results.json", results)
     print(f"\n{run_settings.method} on {data.name} -> {workdir / 'results.json'}")
     print(format_table(results))
+    if "compare" in results:
+        print(f"\n{_distilled_line(results)}")
+        print(compare.format_comparison(results["compare"]))
     print(f"wall time {timings['total']:.1f} s\n")
     return results

@@ -317,6 +317,7 @@ class DistillSettings:
     baselines: tuple[
         Literal["random_users", "head_users", "random_interactions"], ...
     ] = _field()
+    compare: tuple[Literal["infinite_ae", "ease"], ...] = _field()
     val_batch_size: int = _field(**NON_NEGATIVE)
     val_users: int = _field(**NON_NEGATIVE)
 

@@ -119,6 +119,15 @@ def atomic_save_npz(path: str | os.PathLike[str], **arrays: Any) -> None:
         np.savez_compressed(tmp, **{k: np.asarray(v) for k, v in arrays.items()})
 
 
+def atomic_save_figure(
+    path: str | os.PathLike[str], figure: Any, **kwargs: Any
+) -> None:
+    """Saves a matplotlib figure to `path` (format from its suffix) atomically."""
+    path = pathlib.Path(path)
+    with _atomic_path(path, suffix=path.suffix) as tmp:
+        figure.savefig(tmp, **kwargs)
+
+
 class MetricWriter:
     """Appends one JSON object per step to a JSONL file (clu-style interface).
 

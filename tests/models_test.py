@@ -7,7 +7,7 @@ import scipy.linalg
 import scipy.sparse as sp
 from absl.testing import absltest, parameterized
 
-from infinite_ae import kernels, models
+from infinite_ae import evaluation, kernels, models
 from infinite_ae.data.interactions import Interactions
 from infinite_ae.models import ease as ease_lib
 
@@ -119,6 +119,26 @@ class EASETest(parameterized.TestCase):
         )
         self.assertEqual(model.reg_, 100.0)
         self.assertEqual(sorted(model.val_metrics_), [1.0, 10.0, 100.0, 1000.0])
+
+    def test_select_reg_on_another_support(self):
+        # B learned from a few rows, validated on every real user's train row.
+        data = _data()
+        x = data.train.toarray().astype(np.float64)
+        rows = x[::4] * 0.5  # continuous rows, like a distilled summary
+        grid = (1.0, 10.0)
+        with jax.enable_x64(True):
+            model = models.EASE(dtype=np.float64).select_reg(
+                data, grid, "ndcg@5", support=rows, ks=(5,), psp=False
+            )
+            np.testing.assert_allclose(
+                model.weights_, _ease_reference(rows, model.reg_), atol=1e-9
+            )
+            for reg in grid:
+                want = models.EASE(reg, dtype=np.float64).fit(rows)
+                val = evaluation.evaluate(
+                    want.score, data, split="val", ks=(5,), psp=False
+                )
+                self.assertAlmostEqual(model.val_metrics_[reg]["ndcg@5"], val["ndcg@5"])
 
 
 class InfiniteAETest(parameterized.TestCase):

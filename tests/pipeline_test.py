@@ -101,17 +101,39 @@ def test_cli_runs_quickstart_with_overrides(tmp_path):
         f"--workdir={tmp_path}",
         "--config.data.synthetic.num_users=200",
         "--config.data.synthetic.num_items=80",
-        "--config.model.reg_grid=(1.0,)",
+        "--config.distill.num_users=8",
+        "--config.distill.num_steps=4",
+        "--config.distill.eval_every=2",
+        "--config.distill.batch_size=100",
+        "--config.eval.auc_negatives=10",
     ]
     out = subprocess.run(
         cmd, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 0, out.stderr[-2000:]
-    assert "ndcg@10" in out.stdout
     # The first line says which devices run; no failed backend probe comes first.
     assert "JAX" in out.stderr.splitlines()[0], out.stderr[:500]
     assert "libtpu" not in out.stderr
-    assert json.loads((tmp_path / "results.json").read_text())["reg"] == 1.0
+    # The comparison table: each model on full / distilled / random users.
+    table = out.stdout[out.stdout.index("model ") :].splitlines()
+    assert table[0].split()[-1] == "speed-up"
+    assert [line.split()[:3] for line in table[1:7]] == [
+        [model, trained_on, users]
+        for model in ("infinite_ae", "ease")
+        for trained_on, users in (
+            ("full", "200"),
+            ("distilled", "8"),
+            ("random_users", "8"),
+        )
+    ]
+    results = json.loads((tmp_path / "results.json").read_text())
+    compared = results["compare"]["infinite_ae"]
+    # ∞-AE on the summary in the table is the job's own test result.
+    assert compared["distilled"]["test"]["ndcg@10"] == pytest.approx(
+        results["test"]["ndcg@10"], abs=1e-4
+    )
+    assert compared["full"]["speedup"] == 1.0
+    assert (tmp_path / "compare.png").stat().st_size > 0
     bad = subprocess.run(
         cmd[:4] + ["--config.model.no_such_field=1"],
         cwd=PROJECT_ROOT,

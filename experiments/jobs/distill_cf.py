@@ -7,9 +7,12 @@ Stateful shell around `infinite_ae.distill`, in named stages:
 3. `_train_loop`: jitted outer steps on streamed user batches, validation on a
    schedule with the training λ re-selected, the best sample kept, early stopping,
    checkpoints, progress bar and log lines;
-4. `_final_evaluation`: ∞-AE on the kept summary, λ chosen on validation, then test;
+4. `_evaluate_support`: ∞-AE on the kept summary, λ chosen on validation, then test;
 5. `_export`: `distilled.npz` / `.inter` / `.csv` under the workdir;
-6. `_baselines`: the same evaluation on real-user baselines of the same budget.
+6. `_baselines`: the same evaluation on real-user baselines of the same budget;
+7. `_compare`: with `distill.compare`, ∞-AE / EASE trained on the full data, the
+   summary and random users of the same budget, with fit times and speed-ups
+   (`experiments/jobs/compare.py`; a table and `compare.png`).
 
 Randomness comes from the named streams of `STREAMS`: the Gumbel key of step t is
 ``fold_in(key("gumbel"), t)``, the validation key ``fold_in(key("val_gumbel"), t)``
@@ -32,8 +35,10 @@ import numpy as np
 import scipy.sparse as sp
 from absl import logging
 
+from experiments import plots
 from experiments import settings as settings_lib
 from experiments import streams as streams_lib
+from experiments.jobs import compare as compare_lib
 from experiments.jobs import krr
 from infinite_ae import distill as distill_lib
 from infinite_ae import evaluation, io, progress, solver
@@ -525,6 +530,25 @@ def _baselines(setup: _Setup, data, streams, negatives, timings) -> dict[str, An
     return results
 
 
+def _compare(settings, setup: _Setup, data, streams, negatives, support, ctx):
+    """Stage 7: each `distill.compare` model on full / distilled / random users."""
+    if not setup.cfg.compare:
+        return {}
+    random_rows = _baseline_rows(
+        "random_users", data, setup.cfg.num_users, streams.rng("baselines")
+    )
+    comparison = compare_lib.compare(
+        settings,
+        data,
+        {"full": None, "distilled": support, "random_users": random_rows},
+        kernel_spec=setup.eval_spec,
+        negatives=negatives,
+    )
+    plots.comparison_figure(comparison, ctx.workdir / "compare.png")
+    logging.info("comparison plot: %s", ctx.workdir / "compare.png")
+    return comparison
+
+
 def distill(settings: settings_lib.Settings, data: Interactions, ctx):
     """Stages 1-3: the distilled summary (resumed from ctx's checkpoints).
 
@@ -565,6 +589,10 @@ def run(settings: settings_lib.Settings, data: Interactions, ctx) -> dict[str, A
     summary = _export(setup, data, ctx, streams, carry, final["reg"])
     timings["export"] = time.perf_counter() - t0
     baseline_results = _baselines(setup, data, streams, negatives, timings)
+    t0 = time.perf_counter()
+    comparison = _compare(settings, setup, data, streams, negatives, support, ctx)
+    if comparison:
+        timings["compare"] = time.perf_counter() - t0
     timings["job_total"] = time.perf_counter() - t_begin
     return {
         "test": final["test"],
@@ -582,5 +610,6 @@ def run(settings: settings_lib.Settings, data: Interactions, ctx) -> dict[str, A
         "eval_kernel": str(setup.eval_spec),
         "summary": summary,
         "baselines": baseline_results,
+        **({"compare": comparison} if comparison else {}),
         "timings": timings,
     }

@@ -222,6 +222,7 @@ class EASE:
         grid: Sequence[float] = DEFAULT_GRID,
         metric: str = "hr@100",
         *,
+        support: Any = None,
         method: str = "auto",
         batch_size: int = 1024,
         evaluate_fn: Callable[..., dict[str, float]] | None = None,
@@ -233,9 +234,12 @@ class EASE:
         Ties keep the first λ of the grid.
 
         Args:
-          data: an Interactions (``.train``, ``.val``).
+          data: an Interactions (``.train``, ``.val``); its train rows are the
+            validation queries.
           grid: absolute λ values > 0.
           metric: key of the evaluation dict to maximise.
+          support: None (B from data.train) or [S, I] rows B is learned from
+            instead (a user sample, a distilled summary; dense or CSR).
           method: "cholesky", "eigh" or "auto".
           batch_size: users per evaluation batch.
           evaluate_fn: default `infinite_ae.evaluation.evaluate`.
@@ -255,7 +259,7 @@ class EASE:
             raise ValueError(f"method must be cholesky, eigh or auto, got {method!r}")
         if method == "auto":
             method = "eigh" if len(grid) >= EIGH_MIN_GRID else "cholesky"
-        gram = self._gram(data)
+        gram = self._gram(data if support is None else support)
         if method == "eigh":
             eigvals, eigvecs = _eigh(gram)
         best = None

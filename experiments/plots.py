@@ -1,0 +1,53 @@
+"""Figures a run writes under its workdir (PNG, matplotlib's Agg backend)."""
+
+from __future__ import annotations
+
+import pathlib
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from infinite_ae import io  # noqa: E402
+
+_COLOURS = {"full": "#4c72b0", "distilled": "#dd8452", "random_users": "#8c8c8c"}
+
+
+def comparison_figure(
+    comparison: dict[str, dict[str, Any]],
+    path: str | pathlib.Path,
+    *,
+    metric: str = "ndcg@10",
+) -> None:
+    """Test ``metric`` and fit time of each model per training set (bar charts).
+
+    Args:
+      comparison: ``{model: {training set: record}}`` from `jobs.compare.compare`.
+      path: the PNG to write (atomically).
+      metric: the test metric of the left panel.
+    """
+    names = list(comparison)
+    sets = list(next(iter(comparison.values())))
+    width = 0.8 / len(sets)
+    fig, (quality, speed) = plt.subplots(1, 2, figsize=(9, 3.4))
+    for j, set_name in enumerate(sets):
+        xs = [i + (j - (len(sets) - 1) / 2) * width for i in range(len(names))]
+        records = [comparison[n][set_name] for n in names]
+        colour = _COLOURS.get(set_name)
+        label = f"{set_name} ({records[0]['users']} users)"
+        quality.bar(
+            xs, [r["test"][metric] for r in records], width, color=colour, label=label
+        )
+        speed.bar(xs, [r["train_seconds"] for r in records], width, color=colour)
+    for ax, title in ((quality, f"test {metric}"), (speed, "fit time (s, log)")):
+        ax.set_xticks(range(len(names)), names)
+        ax.set_title(title)
+        ax.grid(axis="y", alpha=0.3)
+    speed.set_yscale("log")
+    handles, labels = quality.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="upper center", ncol=len(sets), fontsize=8)
+    fig.tight_layout(rect=(0, 0, 1, 0.9))
+    io.atomic_save_figure(path, fig, dpi=120)
+    plt.close(fig)
