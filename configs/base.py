@@ -9,14 +9,19 @@ import math
 import ml_collections
 from ml_collections import config_dict
 
-from configs import dconrec_section, distill_section, sequential_section
+from configs import (
+    dconrec_section,
+    distill_section,
+    multvae_section,
+    sequential_section,
+)
 
 
 def get_config(arg=None):
     del arg
     config = ml_collections.ConfigDict()
-    # Which job runs: infinite_ae | ease | popularity | distill_cf | dconrec |
-    # sequential | distill_to_sequential.
+    # Which job runs: infinite_ae | ease | popularity | multvae | distill_cf |
+    # dconrec | sequential | distill_to_sequential.
     config.method = "infinite_ae"
     # Seed of every random choice (splits, sampling, PRNG keys).
     config.seed = 42
@@ -96,4 +101,5 @@ def get_config(arg=None):
     config.dconrec = dconrec_section.get_section()
     config.sequential = sequential_section.get_section()
     config.adapter = sequential_section.get_adapter_section()
+    config.multvae = multvae_section.get_section()
     return config

@@ -317,7 +317,7 @@ class DistillSettings:
     baselines: tuple[
         Literal["random_users", "head_users", "random_interactions"], ...
     ] = _field()
-    compare: tuple[Literal["infinite_ae", "ease"], ...] = _field()
+    compare: tuple[Literal["infinite_ae", "ease", "multvae"], ...] = _field()
     val_batch_size: int = _field(**NON_NEGATIVE)
     val_users: int = _field(**NON_NEGATIVE)
 
@@ -444,6 +444,38 @@ def effective_dconrec(settings: DConRecSettings) -> DConRecSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class MultVAESettings:
+    """`config.multvae` (documented in configs/multvae_section.py)."""
+
+    hidden: int = _field(**AT_LEAST_ONE)
+    latent: int = _field(**AT_LEAST_ONE)
+    dropout_rate: float = _field(**UNIT_INTERVAL)
+    learning_rate: float = _field(**POSITIVE)
+    weight_decay: float = _field(**NON_NEGATIVE)
+    batch_size: int = _field(**AT_LEAST_ONE)
+    anneal_cap: float = _field(**NON_NEGATIVE)
+    total_anneal_steps: int = _field(**AT_LEAST_ONE)
+    max_epochs: int = _field(**AT_LEAST_ONE)
+    patience: int = _field(**AT_LEAST_ONE)
+    eval_every: int = _field(**AT_LEAST_ONE)
+
+    def model(self):
+        """The `trainers.multvae.MultVAE` of these settings."""
+        from infinite_ae.trainers import multvae  # noqa: PLC0415
+
+        return multvae.MultVAE(
+            hidden=self.hidden,
+            latent=self.latent,
+            dropout_rate=self.dropout_rate,
+            learning_rate=self.learning_rate,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            anneal_cap=self.anneal_cap,
+            total_anneal_steps=self.total_anneal_steps,
+        )
+
+
+@dataclasses.dataclass(frozen=True)
 class SequentialSettings:
     """`config.sequential` (documented in configs/sequential_section.py)."""
 
@@ -507,6 +539,7 @@ Method = Literal[
     "infinite_ae",
     "ease",
     "popularity",
+    "multvae",
     "distill_cf",
     "dconrec",
     "sequential",
@@ -529,6 +562,7 @@ class Settings:
     dconrec: DConRecSettings | None = None
     sequential: SequentialSettings | None = None
     adapter: AdapterSettings | None = None
+    multvae: MultVAESettings | None = None
 
 
 def from_config(config: Any) -> Settings:
@@ -566,6 +600,11 @@ def from_config(config: Any) -> Settings:
         sections["sequential"] = sequential
     if method == "distill_to_sequential":
         sections["adapter"] = build(AdapterSettings, config.adapter, "config.adapter")
+    if method == "multvae" or "multvae" in getattr(
+        sections.get("distill"), "compare", ()
+    ):
+        sections["multvae"] = build(MultVAESettings, config.multvae, "config.multvae")
+        check_metric("config.model.select_metric", model.select_metric, ks, KRR_METRICS)
     if method in ("infinite_ae", "ease") or (
         method == "sequential" and {"ease", "infinite_ae"} & set(sequential.floors)
     ):

@@ -45,6 +45,34 @@ def test_pipeline_writes_artefacts(tmp_path, method):
         assert [r["step"] for r in records] == [0, 1]
 
 
+def test_multvae_job_and_its_comparison_row(tmp_path):
+    config = _tiny_config("multvae")
+    config.model.select_metric = "ndcg@10"
+    vae = config.multvae
+    vae.hidden, vae.latent, vae.max_epochs, vae.batch_size = 32, 8, 6, 100
+    results = pipeline.run(config, tmp_path / "job")
+    assert results["best_epoch"] >= 1 and 0 < results["test"]["ndcg@10"] <= 100
+    records = io.read_jsonl(tmp_path / "job" / "metrics.jsonl")
+    assert [r["step"] for r in records] == list(range(1, 7))
+    # In Distill-CF's comparison Mult-VAE trains on full / distilled / random users.
+    config = _tiny_config("distill_cf")
+    config.model.select_metric = "ndcg@10"
+    vae = config.multvae
+    vae.hidden, vae.latent, vae.max_epochs, vae.batch_size = 32, 8, 6, 100
+    config.distill.num_users, config.distill.num_steps = 10, 2
+    config.distill.eval_every, config.distill.num_samples = 1, 15
+    config.distill.compare = ("multvae",)
+    compared = pipeline.run(config, tmp_path / "compare")["compare"]["multvae"]
+    assert [compared[k]["users"] for k in ("full", "distilled", "random_users")] == [
+        300,
+        10,
+        10,
+    ]
+    assert compared["full"]["test"]["ndcg@10"] == pytest.approx(
+        results["test"]["ndcg@10"]
+    )
+
+
 def test_same_seed_same_results(tmp_path):
     a = pipeline.run(_tiny_config(), tmp_path / "a")
     b = pipeline.run(_tiny_config(), tmp_path / "b")

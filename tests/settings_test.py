@@ -56,6 +56,10 @@ def _config(method="infinite_ae"):
         ("infinite_ae", "data.name", "csv", r"config.data.path='': config.data.name='csv'"),
         ("infinite_ae", "seed", -1, r"config.seed=-1: must be >= 0"),
         ("ease", "model.ease_reg_grid", (), r"ease_reg_grid=\(\): must be a non-empty"),
+        ("multvae", "multvae.dropout_rate", 1.5, r"config.multvae.dropout_rate=1.5: must be in \[0, 1\]"),
+        ("multvae", "multvae.learning_rate", 0.0, r"config.multvae.learning_rate=0.0: must be > 0"),
+        ("distill_cf", "distill.compare", ("vae",), r"config.distill.compare\[0\]='vae': valid:"),
+        ("distill_to_sequential", "adapter.sets", "all", r"config.adapter.sets='all': valid: 'sampled', 'kept'"),
     ],
 )  # fmt: skip
 def test_bad_fields_are_named(method, field, value, message):

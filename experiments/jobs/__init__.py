@@ -9,6 +9,7 @@ _JOBS = {
     "infinite_ae": "krr",
     "ease": "krr",
     "popularity": "krr",
+    "multvae": "multvae",
     "distill_cf": "distill_cf",
     "dconrec": "dconrec",
     "sequential": "sequential",
