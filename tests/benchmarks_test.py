@@ -9,12 +9,16 @@ import pytest
 
 from tests.conftest import PROJECT_ROOT
 
-SCRIPTS = sorted(p.name for p in (PROJECT_ROOT / "benchmarks").glob("*_bench.py"))
+SCRIPTS = sorted(
+    [p.name for p in (PROJECT_ROOT / "benchmarks").glob("*_bench.py")]
+    + ["speedup_curves.py"]
+)
 # Where each script is told to write its files (all inside the test's tmp_path).
 _OUTPUT_FLAG = {
     "distill_budget_bench.py": "--out={tmp}/budget",
     "distill_step_bench.py": None,
     "sequential_budget_bench.py": "--out={tmp}/sequential",
+    "speedup_curves.py": "--out={tmp}/speedup",
 }
 
 
