@@ -6,6 +6,7 @@ import pytest
 
 from configs import sasrec_quick
 from experiments import pipeline
+from infinite_ae import io
 
 
 def _config():
@@ -34,6 +35,8 @@ def test_sequential_job_writes_results_and_floors(tmp_path):
         for line in (tmp_path / "metrics.jsonl").read_text().splitlines()
     ]
     assert steps == [2, 4]
+    # The training left resumable snapshots of its last two evaluations.
+    assert io.list_checkpoints(tmp_path / "checkpoints" / "training") == [1, 3]
 
 
 # Five trainings and a distillation, twice: about 20 s.
@@ -59,6 +62,8 @@ def test_distill_to_sequential_resumes_finished_trainings(tmp_path):
     trained = sorted(p.name for p in (tmp_path / "trained").iterdir())
     assert trained == ["distilled_20.json", "full_data.json", "longest_20.json",
                        "random_users_20.json"]  # fmt: skip
+    # Finished trainings keep their result, not their epoch snapshots.
+    assert not list((tmp_path / "checkpoints" / "trained").iterdir())
     # A re-run of the same config reuses every finished training.
     again = pipeline.run(config, tmp_path)
     assert again["per_budget"][0]["distilled"] == budget["distilled"]

@@ -7,13 +7,17 @@ training with a tiny planted Markov chain and its Bayes-optimal oracle.
 """
 
 import functools
+import pathlib
+import shutil
+import tempfile
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from absl.testing import absltest, parameterized
 
-from infinite_ae import evaluation
+from experiments.jobs import sequential as sequential_job
+from infinite_ae import evaluation, io
 from infinite_ae.data import make_markov_sequences, markov_oracle_scores
 from infinite_ae.trainers import gru4rec, negatives, sasrec, sequential
 
@@ -467,6 +471,47 @@ class TrainingTest(parameterized.TestCase):
         self.assertGreater(result.tokens_per_second, 0.0)
         windows = seqs.training_windows(FIT_LEN)[1]
         self.assertEqual(result.tokens_per_epoch, int(np.sum(windows > 0)))
+
+    def test_an_interrupted_fit_resumes_to_the_same_end(self):
+        seqs, _ = _fit_data()
+        seqs = seqs.subset(np.arange(300))
+        common = dict(
+            loss="ce",
+            learning_rate=1e-2,
+            batch_size=FIT_BATCH,
+            max_epochs=6,
+            patience=10,
+            eval_every=1,
+            seed=3,
+            progress=False,
+        )
+        whole = sequential.fit_sequential(FIT_MODEL, seqs, **common)
+        directory = pathlib.Path(tempfile.mkdtemp())
+        self.addCleanup(shutil.rmtree, directory)
+        checkpoints = sequential_job.EpochCheckpoints(directory)
+
+        def interrupt(epoch, record):
+            if epoch == 3:
+                raise KeyboardInterrupt
+
+        with self.assertRaises(KeyboardInterrupt):
+            sequential.fit_sequential(
+                FIT_MODEL, seqs, checkpointer=checkpoints, log_fn=interrupt, **common
+            )
+        self.assertEqual(io.list_checkpoints(directory), [1, 2])  # the newest two
+        resumed = sequential.fit_sequential(
+            FIT_MODEL, seqs, checkpointer=checkpoints, **common
+        )
+        self.assertEqual(resumed.history, whole.history)
+        self.assertEqual(
+            (resumed.best_epoch, resumed.test), (whole.best_epoch, whole.test)
+        )
+        jax.tree.map(np.testing.assert_array_equal, resumed.params, whole.params)
+        # A finished run restored again trains no further epoch.
+        again = sequential.fit_sequential(
+            FIT_MODEL, seqs, checkpointer=checkpoints, **common
+        )
+        self.assertEqual((again.history, again.epochs), (whole.history, whole.epochs))
 
     def test_fit_rejects_bad_options(self):
         seqs, _ = _fit_data()

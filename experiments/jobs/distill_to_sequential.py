@@ -16,7 +16,8 @@ For each budget (a fraction of the real users, `config.adapter.budgets`):
 With `config.adapter.full_data` the model is also trained on every real sequence:
 the reference of ``retention`` (distilled / full data). Each trained result is
 stored under the workdir (``trained/<name>.json``) as it finishes, so a resumed run
-skips it.
+skips it; a training in progress resumes from its epoch snapshots
+(``checkpoints/trained/<name>``).
 """
 
 from __future__ import annotations
@@ -108,8 +109,14 @@ def _train_on(settings, sequences, train_sequences, workdir: pathlib.Path, name:
         return json.loads(path.read_text())
     cfg = settings.sequential
     t0 = time.perf_counter()
+    checkpoint_dir = workdir / "checkpoints" / "trained" / name
     _, result = sequential.train(
-        cfg, sequences, seed=settings.seed, train_sequences=train_sequences, tag=name
+        cfg,
+        sequences,
+        seed=settings.seed,
+        train_sequences=train_sequences,
+        tag=name,
+        checkpoint_dir=checkpoint_dir,
     )
     record = {
         "test": sequential.reported(result.test, cfg.ks),
@@ -121,6 +128,7 @@ def _train_on(settings, sequences, train_sequences, workdir: pathlib.Path, name:
         "seconds": time.perf_counter() - t0,
     }
     io.atomic_write_json(path, record)
+    io.remove_tree(checkpoint_dir)  # the finished result replaces the snapshots
     return record
 
 

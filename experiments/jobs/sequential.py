@@ -3,8 +3,9 @@
 Stages:
 
 1. `_model`: the backbone from `config.sequential`;
-2. `_train`: `trainers.fit_sequential` with early stopping on validation nDCG@10 (one
-   metrics.jsonl line per evaluation), then the test split;
+2. `train`: `trainers.fit_sequential` with early stopping on validation nDCG@10 (one
+   metrics.jsonl line per evaluation; resumable from ``checkpoints/training``),
+   then the test split;
 3. `_floors`: popularity, the first-order Markov chain and, on the set view of the
    same split, EASE and ∞-AE (λ chosen on validation), all through the same
    evaluator with the same masking of history items.
@@ -15,6 +16,9 @@ user's history items are masked (results.json records it under `protocol`).
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import pathlib
 import time
 from typing import Any
 
@@ -22,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import settings as settings_lib
-from infinite_ae import evaluation, models, trainers
+from infinite_ae import evaluation, io, models, trainers
 from infinite_ae.models.markov import MarkovChain
 
 REPORTED = ("ndcg", "recall", "mrr")
@@ -54,6 +58,36 @@ def reported(metrics: dict[str, float], ks) -> dict[str, float]:
     return {f"{m}@{k}": float(metrics[f"{m}@{k}"]) for m in REPORTED for k in ks}
 
 
+@dataclasses.dataclass(frozen=True)
+class EpochCheckpoints:
+    """`fit_sequential`'s checkpointer: snapshots under ``directory``.
+
+    Each snapshot is ``meta_<epoch>.json`` (the loop's bookkeeping, written first)
+    and ``step_<epoch>.npz`` (the state and the best parameters, `io`); the newest
+    readable pair is restored and the two newest are kept.
+    """
+
+    directory: pathlib.Path
+
+    def _meta(self, epoch: int) -> pathlib.Path:
+        return self.directory / f"meta_{epoch:08d}.json"
+
+    def save(self, epoch: int, arrays, meta: dict[str, Any]) -> None:
+        io.atomic_write_json(self._meta(epoch), meta)
+        io.save_checkpoint(self.directory, epoch, arrays, keep=2)
+        kept = set(io.list_checkpoints(self.directory))
+        for path in self.directory.glob("meta_*.json"):
+            if int(path.stem.split("_")[1]) not in kept:
+                path.unlink(missing_ok=True)
+
+    def restore(self, target):
+        epoch = io.latest_valid_checkpoint(self.directory)
+        if epoch is None or not self._meta(epoch).exists():
+            return None
+        arrays = io.restore_checkpoint(self.directory, epoch, target)
+        return epoch, arrays, json.loads(self._meta(epoch).read_text())
+
+
 def train(
     cfg: settings_lib.SequentialSettings,
     sequences,
@@ -62,8 +96,12 @@ def train(
     writer=None,
     train_sequences=None,
     tag: str | None = None,
+    checkpoint_dir: pathlib.Path | None = None,
 ):
-    """Fits the configured backbone; returns (model, `SequentialFitResult`)."""
+    """Fits the configured backbone; returns (model, `SequentialFitResult`).
+
+    With ``checkpoint_dir`` the training is resumable (`EpochCheckpoints`).
+    """
     model = _model(cfg, sequences.num_items)
 
     def log_fn(epoch: int, record: dict[str, float]) -> None:
@@ -91,6 +129,9 @@ def train(
         log_fn=log_fn,
         progress=tag or cfg.model,
         train_sequences=train_sequences,
+        checkpointer=None
+        if checkpoint_dir is None
+        else EpochCheckpoints(checkpoint_dir),
     )
     return model, result
 
@@ -144,7 +185,13 @@ def run(settings: settings_lib.Settings, sequences, ctx) -> dict[str, Any]:
     cfg = settings.sequential
     timings = {}
     t0 = time.perf_counter()
-    model, result = train(cfg, sequences, seed=settings.seed, writer=ctx.writer)
+    model, result = train(
+        cfg,
+        sequences,
+        seed=settings.seed,
+        writer=ctx.writer,
+        checkpoint_dir=ctx.checkpoint_dir / "training",
+    )
     timings["train"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     floor_results = floors(settings, sequences)

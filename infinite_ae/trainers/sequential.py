@@ -628,6 +628,7 @@ def fit_sequential(
     progress: bool | str = True,
     train_sequences: Any = None,
     min_batches_per_epoch: int = 1,
+    checkpointer: Any = None,
 ) -> SequentialFitResult:
     """Trains a sequential model with early stopping on validation nDCG@10.
 
@@ -663,6 +664,13 @@ def fit_sequential(
         epoch has at least this many batches; small training sets (a distilled
         summary, a few real users) then get as many updates per epoch, and per
         early-stopping evaluation, as the full data.
+      checkpointer: makes the run resumable: an object with
+        ``save(epoch, arrays, meta)`` (called after every evaluation with the
+        training state and the best parameters as ``arrays`` and the loop's
+        bookkeeping as a JSON-able ``meta``) and ``restore(target)`` returning
+        the newest ``(epoch, arrays, meta)`` or None. Epoch keys depend only on
+        the seed and the epoch, so a resumed run ends exactly as an
+        uninterrupted one.
 
     Returns:
       `SequentialFitResult`.
@@ -706,11 +714,18 @@ def fit_sequential(
         batch_size=eval_batch_size,
     )
     desc = progress if isinstance(progress, str) else f"{model.name}/{loss}"
-    bar = progress_lib.Progress(max_epochs, desc, unit="epoch") if progress else None
-
     best = (-np.inf, 0, None, None)
-    history, epoch_times, bad = [], [], 0
-    for epoch in range(max_epochs):
+    history, epoch_times, bad, first = [], [], 0, 0
+    if checkpointer is not None:
+        resumed = _resume(checkpointer, state, desc)
+        if resumed is not None:
+            state, best, history, epoch_times, bad, first = resumed
+    if bad >= patience:
+        first = max_epochs  # stopped early before the interruption
+    bar = None
+    if progress:
+        bar = progress_lib.Progress(max_epochs, desc, unit="epoch", initial=first)
+    for epoch in range(first, max_epochs):
         t0 = time.perf_counter()
         key = jax.random.fold_in(base_key, epoch + 1)
         state, stats = epoch_fn(state, key, *rows, gbce_t)
@@ -743,8 +758,10 @@ def fit_sequential(
             bad = 0
         else:
             bad += 1
-            if bad >= patience:
-                break
+        if checkpointer is not None:
+            _save(checkpointer, epoch, state, best, history, epoch_times, bad)
+        if bad >= patience:
+            break
     if bar is not None:
         bar.close()
     _, best_epoch, best_params, best_val = best
@@ -771,6 +788,42 @@ def fit_sequential(
         epoch_seconds=epoch_seconds,
         tokens_per_second=tokens_per_epoch / max(epoch_seconds, 1e-9),
         tokens_per_epoch=tokens_per_epoch,
+    )
+
+
+def _save(checkpointer, epoch, state, best, history, epoch_times, bad) -> None:
+    """One resumable snapshot of `fit_sequential`'s loop after ``epoch``."""
+    value, best_epoch, params, val = best
+    meta = {
+        "best_value": value if np.isfinite(value) else None,
+        "best_epoch": best_epoch,
+        "best_val": val,
+        "history": history,
+        "epoch_times": epoch_times,
+        "bad": bad,
+    }
+    params = state.params if params is None else params
+    checkpointer.save(epoch, {"state": state, "best_params": params}, meta)
+
+
+def _resume(checkpointer, state, desc: str):
+    """(state, best, history, epoch_times, bad, next epoch) from the newest
+    snapshot, or None."""
+    restored = checkpointer.restore({"state": state, "best_params": state.params})
+    if restored is None:
+        return None
+    epoch, arrays, meta = restored
+    value = -np.inf if meta["best_value"] is None else meta["best_value"]
+    params = arrays["best_params"] if meta["best_val"] is not None else None
+    best = (value, meta["best_epoch"], params, meta["best_val"])
+    logging.info("%s: resumed after epoch %d (best epoch %d)", desc, epoch, best[1])
+    return (
+        arrays["state"],
+        best,
+        list(meta["history"]),
+        list(meta["epoch_times"]),
+        int(meta["bad"]),
+        epoch + 1,
     )
 
 
