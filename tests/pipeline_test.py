@@ -45,6 +45,8 @@ def test_pipeline_writes_artefacts(tmp_path, method):
         assert [r["step"] for r in records] == [0, 1]
 
 
+# Two pipeline runs with Mult-VAE trainings: about 15 s.
+@pytest.mark.slow
 def test_multvae_job_and_its_comparison_row(tmp_path):
     config = _tiny_config("multvae")
     config.model.select_metric = "ndcg@10"
