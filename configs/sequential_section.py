@@ -63,12 +63,12 @@ def get_adapter_section() -> ml_collections.ConfigDict:
     adapter.budgets = (0.1,)
     # Order of each synthetic user's items: random | mean_position | greedy_chain |
     # sampled_chain (the chain drawn from the real transition distribution).
-    adapter.ordering = "greedy_chain"
+    adapter.ordering = "sampled_chain"
     # Sequences per synthetic user: 1 orders the discretised row; with more, `sets`
     # says where each sequence's items come from: sampled (drawn from the continuous
     # row, each of its rounded mass) | kept (the discretised row, ordered anew).
-    adapter.num_sequences = 1
-    adapter.sets = "sampled"
+    adapter.num_sequences = 4
+    adapter.sets = "kept"
     # How a continuous summary row becomes an item set (unless sets are sampled):
     # topk (its round(row mass) most likely items) | sample | threshold (>= 0.5).
     adapter.discretize = "topk"

@@ -54,7 +54,8 @@ def test_distill_to_sequential_resumes_finished_trainings(tmp_path):
     config.adapter.baselines = ("random_users", "longest", "most_recent")
     results = pipeline.run(config, tmp_path)
     budget = results["per_budget"][0]
-    assert budget["num_users"] == 20 and budget["adapted_sequences"] == 20
+    # Four sampled chains of each of the 20 synthetic users' item sets.
+    assert budget["num_users"] == 20 and budget["adapted_sequences"] == 80
     # Generated sequences have no timestamps: most_recent is skipped, not faked.
     assert set(budget["baselines"]) == {"random_users", "longest"}
     assert "retention/sasrec/ndcg@10" in results["retention"]
