@@ -764,10 +764,16 @@ def fit_sequential(
             break
     if bar is not None:
         bar.close()
+    test = evaluate(best[2], split="test") if compute_test else None
+    return _result(best, test, history, epoch_times, tokens_per_epoch, start, desc)
+
+
+def _result(best, test, history, epoch_times, tokens_per_epoch, start, desc):
+    """`fit_sequential`'s result from its loop (compilation out of epoch times)."""
     _, best_epoch, best_params, best_val = best
-    test = evaluate(best_params, split="test") if compute_test else None
     timed = epoch_times[1:] or epoch_times
     epoch_seconds = float(np.mean(timed))
+    tokens_per_second = tokens_per_epoch / max(epoch_seconds, 1e-9)
     logging.info(
         "%s: best epoch %d val ndcg@10 %.3f (%d epochs, %.3fs/epoch, %.0f tokens/s)",
         desc,
@@ -775,7 +781,7 @@ def fit_sequential(
         best_val["ndcg@10"],
         len(epoch_times),
         epoch_seconds,
-        tokens_per_epoch / max(epoch_seconds, 1e-9),
+        tokens_per_second,
     )
     return SequentialFitResult(
         params=best_params,
@@ -786,7 +792,7 @@ def fit_sequential(
         epochs=len(epoch_times),
         seconds=time.perf_counter() - start,
         epoch_seconds=epoch_seconds,
-        tokens_per_second=tokens_per_epoch / max(epoch_seconds, 1e-9),
+        tokens_per_second=tokens_per_second,
         tokens_per_epoch=tokens_per_epoch,
     )
 
