@@ -187,29 +187,6 @@ class ModelsTest(parameterized.TestCase):
             trainers.get_trainer("ngcf")
 
 
-class NegativesTest(absltest.TestCase):
-    def test_negatives_avoid_positives(self):
-        rng = np.random.default_rng(0)
-        num_users, num_items = 20, 30
-        users = rng.integers(0, num_users, 200)
-        items = rng.integers(0, num_items, 200)
-        keys = negatives.exclusion_keys(users, items, num_items)
-        sampler = negatives.UniformNegativeSampler(num_items=num_items, num_tries=32)
-        q = jnp.asarray(np.repeat(np.arange(num_users), 50), jnp.int32)
-        neg = sampler.sample(jax.random.key(0), q, jnp.asarray(keys))
-        pos_set = set(zip(users.tolist(), items.tolist(), strict=True))
-        bad = [
-            (u, j)
-            for u, j in zip(np.asarray(q), np.asarray(neg), strict=True)
-            if (u, j) in pos_set
-        ]
-        self.assertEmpty(bad)
-
-    def test_unknown_sampler(self):
-        with self.assertRaisesRegex(ValueError, "uniform"):
-            negatives.get_sampler("popularity", num_items=3)
-
-
 class RankingMetricsTest(absltest.TestCase):
     def test_matches_slow_reference(self):
         # `loop.ranking_metrics` goes through `infinite_ae.evaluation.evaluate`.

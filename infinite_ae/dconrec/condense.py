@@ -255,8 +255,9 @@ def outer_step(
     else:
         init_keys = jax.vmap(lambda k: jax.random.fold_in(init_key, k))(k_range)
         epoch_keys = jax.vmap(lambda k: jax.random.fold_in(epoch_key, k))(k_range)
-    val_sampler = negatives_lib.UniformNegativeSampler(num_items=spec.model.num_items)
-    val_negatives = val_sampler.sample(val_key, arrays.val_users, arrays.val_excluded)
+    val_negatives = negatives_lib.draw_uniform(
+        val_key, arrays.val_users, arrays.val_excluded, spec.model.num_items
+    )
     losses, counts = jax.vmap(
         lambda m, ik, ek: inner_loss(m, ik, ek, val_negatives, arrays, spec=spec)
     )(masks, init_keys, epoch_keys)

@@ -121,6 +121,11 @@ class BPRMF:
     ) -> tuple[Array, dict[str, Array]]:
         """Batch loss; see `weighted_bpr_loss`. users/pos/neg/weights are [B]."""
         del graph
+        if not hasattr(neg_items, "shape"):
+            raise ValueError(
+                f"BPR-MF takes [B] negative items, not {type(neg_items).__name__} "
+                "(MixGCF negatives need a graph model)"
+            )
         u = params["user"][users]
         i = params["item"][pos_items]
         j = params["item"][neg_items]

@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import scipy.sparse as sp
 
+from infinite_ae.trainers import negatives as negatives_lib
 from infinite_ae.trainers.bpr_mf import init_embeddings, weighted_bpr_loss
 from infinite_ae.types import Array, PRNGKey, PyTree
 
@@ -150,14 +151,14 @@ def build_graph(
     return Graph(users, items[order].astype(jnp.int32), norm[order], indptr)
 
 
-def propagate(
+def propagate_layers(
     user_emb: Array,
     item_emb: Array,
     graph: Graph,
     num_layers: int,
     backend: str = "auto",
 ) -> tuple[Array, Array]:
-    """LightGCN propagation; returns the layer means ([U, d], [I, d]).
+    """Every LightGCN layer: ([L + 1, U, d], [L + 1, I, d]), layer 0 the input.
 
     Args:
       user_emb: [U, d] layer-0 user embeddings.
@@ -170,9 +171,9 @@ def propagate(
     backend = resolve_backend(backend)
     num_users, num_items = user_emb.shape[0], item_emb.shape[0]
     norm = graph.norm[:, None]
-    acc_u, acc_i = user_emb, item_emb
-    cur_u, cur_i = user_emb, item_emb
+    users, items = [user_emb], [item_emb]
     for _ in range(num_layers):
+        cur_u, cur_i = users[-1], items[-1]
         if backend == "scipy":
             next_u, next_i = _spmm(graph, cur_i, cur_u)
         elif backend == "segment_sum":
@@ -187,10 +188,26 @@ def propagate(
             )
         else:  # unreachable: resolve_backend validated the name
             raise AssertionError(backend)
-        cur_u, cur_i = next_u, next_i
-        acc_u, acc_i = acc_u + cur_u, acc_i + cur_i
-    scale = 1.0 / (num_layers + 1)
-    return acc_u * scale, acc_i * scale
+        users.append(next_u)
+        items.append(next_i)
+    return jnp.stack(users), jnp.stack(items)
+
+
+def propagate(
+    user_emb: Array,
+    item_emb: Array,
+    graph: Graph,
+    num_layers: int,
+    backend: str = "auto",
+) -> tuple[Array, Array]:
+    """LightGCN propagation; returns the layer means ([U, d], [I, d]).
+
+    Args: as `propagate_layers`.
+    """
+    user_layers, item_layers = propagate_layers(
+        user_emb, item_emb, graph, num_layers, backend
+    )
+    return jnp.mean(user_layers, axis=0), jnp.mean(item_layers, axis=0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -237,6 +254,12 @@ class LightGCN:
             params["user"], params["item"], graph, self.num_layers, self.backend
         )
 
+    def embed_layers(self, params: PyTree, graph: Graph) -> tuple[Array, Array]:
+        """Every layer's embeddings ([L + 1, U, d], [L + 1, I, d])."""
+        return propagate_layers(
+            params["user"], params["item"], graph, self.num_layers, self.backend
+        )
+
     def loss(
         self,
         params: PyTree,
@@ -246,15 +269,27 @@ class LightGCN:
         neg_items: Array,
         weights: Array,
     ) -> tuple[Array, dict[str, Array]]:
-        """Batch BPR loss on propagated embeddings, L2 on ego embeddings."""
-        all_u, all_i = self.embed(params, graph)
+        """Batch BPR loss on propagated embeddings, L2 on ego embeddings.
+
+        `neg_items` is [B] items or `negatives.MixedNegatives` (MixGCF), whose
+        embeddings are mixed from the propagated layers here, with gradient.
+        """
+        if isinstance(neg_items, negatives_lib.MixedNegatives):
+            user_layers, item_layers = self.embed_layers(params, graph)
+            all_u, all_i = jnp.mean(user_layers, 0), jnp.mean(item_layers, 0)
+            neg_emb, neg_ego = negatives_lib.mixed_negative_embeddings(
+                item_layers, pos_items, neg_items
+            )
+        else:
+            all_u, all_i = self.embed(params, graph)
+            neg_emb, neg_ego = all_i[neg_items], params["item"][neg_items]
         return weighted_bpr_loss(
             all_u[users],
             all_i[pos_items],
-            all_i[neg_items],
+            neg_emb,
             params["user"][users],
             params["item"][pos_items],
-            params["item"][neg_items],
+            neg_ego,
             weights,
             self.reg_weight,
         )

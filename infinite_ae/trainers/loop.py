@@ -37,17 +37,20 @@ from infinite_ae.types import Array, PRNGKey, PyTree
 
 
 class TrainState(NamedTuple):
-    """Parameters, Adam state and the global step.
+    """Parameters, Adam state, the global step and the negative sampler's state.
 
     Attributes:
       params: model parameters ({"user": [U, d], "item": [I, d]}).
       opt_state: optax state of `make_optimizer`.
       step: [] int32 number of applied (non-empty) batch updates.
+      sampler_state: the negative sampler's explicit state (`negatives`; () for
+        stateless samplers and models without negatives).
     """
 
     params: PyTree
     opt_state: Any
     step: Array
+    sampler_state: PyTree = ()
 
 
 @functools.cache
@@ -61,13 +64,22 @@ def make_optimizer() -> optax.GradientTransformation:
 
 
 def init_state(
-    model, optimizer: optax.GradientTransformation, init_key: PRNGKey, lr
+    model,
+    optimizer: optax.GradientTransformation,
+    init_key: PRNGKey,
+    lr,
+    sampler_state: PyTree = (),
+    params: PyTree | None = None,
 ) -> TrainState:
-    """Fresh parameters from `init_key` and an optimizer state with learning rate lr."""
-    params = model.init(init_key)
+    """Parameters (fresh from `init_key` unless `params` is given, e.g. a warm
+    start) and an optimizer state with learning rate lr."""
+    if params is None:
+        params = model.init(init_key)
+    else:  # a copy: jitted epochs donate the state's buffers
+        params = jax.tree.map(jnp.copy, params)
     opt_state = optimizer.init(params)
     opt_state.hyperparams["learning_rate"] = jnp.asarray(lr, jnp.float32)
-    return TrainState(params, opt_state, jnp.zeros((), jnp.int32))
+    return TrainState(params, opt_state, jnp.zeros((), jnp.int32), sampler_state)
 
 
 def num_batches(num_rows: int, batch_size: int) -> int:
@@ -105,7 +117,7 @@ def train_epoch(
       excluded_keys: [N'] sorted flat keys the negatives avoid.
       model: a trainers model (static).
       optimizer: the optax optimizer of `state` (static).
-      sampler: a negative sampler (static).
+      sampler: a negative sampler (static; its state is `state.sampler_state`).
       batch_size: static batch size B.
 
     Returns:
@@ -131,11 +143,16 @@ def train_epoch(
 
     def body(state, xs):
         b, u, i, w = xs
-        neg = sampler.sample(jax.random.fold_in(neg_key, b), u, excluded_keys)
+        inputs = negatives_lib.sampler_inputs(
+            model, sampler, state.params, graph, u, i, w, excluded_keys
+        )
+        neg, sampler_state = sampler.sample(
+            jax.random.fold_in(neg_key, b), inputs, state.sampler_state
+        )
         (loss, aux), grads = grad_fn(state.params, graph, u, i, neg, w)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        new = TrainState(params, opt_state, state.step + 1)
+        new = TrainState(params, opt_state, state.step + 1, sampler_state)
         keep = aux["count"] > 0
         state = jax.tree.map(lambda a, b: jnp.where(keep, a, b), new, state)
         return state, (loss * aux["count"], aux["count"])
@@ -278,6 +295,9 @@ def fit(
     eval_every: int = 1,
     seed: int = 0,
     sampler: str = "uniform",
+    sampler_options: dict[str, Any] | None = None,
+    init_params: PyTree | None = None,
+    eval_embed: Callable[[PyTree, Any], tuple[Array, Array]] | None = None,
     exclude: tuple[np.ndarray, np.ndarray] | None = None,
     test_mask: str = "train",
     ks: tuple[int, ...] = (5, 10),
@@ -303,6 +323,13 @@ def fit(
       eval_every: evaluate every this many epochs.
       seed: base seed; init key = fold_in(base, 0), epoch e key = fold_in(base, e + 1).
       sampler: negative sampler name (`negatives.get_sampler`).
+      sampler_options: the sampler's options (e.g. {"num_candidates": 32}).
+      init_params: start from these parameters (a warm start) instead of a fresh
+        initialisation.
+      eval_embed: (params, graph) -> ([U_data, d] user, [I, d] item) embeddings
+        for evaluation on `data`'s users, when the trained users are not `data`'s
+        (a summary's users: fold real users in, `adapters.foldin`); default: the
+        model's own embeddings.
       exclude: (users, items) positives the negatives avoid; default: the rows.
       test_mask: "train" (RecBole / DConRec) or "train+val" (∞-AE).
       ks: metric cut-offs; must include 10.
@@ -320,11 +347,24 @@ def fit(
     if exclude is None:
         exclude = (users, items)
     excluded = jnp.asarray(negatives_lib.exclusion_keys(*exclude, num_items))
-    sampler_obj = negatives_lib.get_sampler(sampler, num_items=num_items)
+    sampler_obj = negatives_lib.get_sampler(
+        sampler, num_items=num_items, **(sampler_options or {})
+    )
+    item_counts = np.bincount(np.asarray(items, np.int64), minlength=num_items)
+    sampler_state = negatives_lib.init_sampler_state(sampler_obj, item_counts, model)
     optimizer = make_optimizer()
     base_key = jax.random.key(seed)
-    state = init_state(model, optimizer, jax.random.fold_in(base_key, 0), learning_rate)
+    state = init_state(
+        model,
+        optimizer,
+        jax.random.fold_in(base_key, 0),
+        learning_rate,
+        sampler_state,
+        params=init_params,
+    )
     epoch_fn, graph_fn, embed_fn = _jitted(model, sampler_obj, batch_size)
+    if eval_embed is not None:
+        embed_fn = eval_embed
     rows = tuple(jnp.asarray(x) for x in (users_p, items_p, weights_p))
     graph = graph_fn(*rows)
     if test_mask not in EVAL_MASKS:
