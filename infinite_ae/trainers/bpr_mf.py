@@ -10,6 +10,8 @@ Every model in `infinite_ae.trainers` is a frozen (hashable, jit-static) datacla
   init(init_key) -> params
   make_graph(users, items, weights) -> graph (None for models without a graph)
   embed(params, graph) -> (user_emb [U, d], item_emb [I, d])
+  forward(params, graph) -> what pair_loss reads (computed once per batch)
+  pair_loss(params, forward, users, pos_items, neg_items, weights) -> (loss, aux)
   loss(params, graph, users, pos_items, neg_items, weights) -> (loss [], aux dict)
 
 Rows carry weights in {0, 1}; weight-0 rows are padding and contribute exactly zero
@@ -110,6 +112,32 @@ class BPRMF:
         del graph
         return params["user"], params["item"]
 
+    def forward(self, params: PyTree, graph: None) -> PyTree:
+        """What `pair_loss` reads: the tables themselves."""
+        del graph
+        return params
+
+    def pair_loss(
+        self,
+        params: PyTree,
+        forward: PyTree,
+        users: Array,
+        pos_items: Array,
+        neg_items: Array,
+        weights: Array,
+    ) -> tuple[Array, dict[str, Array]]:
+        """Batch loss given `forward`'s output; see `weighted_bpr_loss`."""
+        del params
+        if not hasattr(neg_items, "shape"):
+            raise ValueError(
+                f"BPR-MF takes [B] negative items, not {type(neg_items).__name__} "
+                "(MixGCF negatives need a graph model)"
+            )
+        u = forward["user"][users]
+        i = forward["item"][pos_items]
+        j = forward["item"][neg_items]
+        return weighted_bpr_loss(u, i, j, u, i, j, weights, self.reg_weight)
+
     def loss(
         self,
         params: PyTree,
@@ -120,13 +148,5 @@ class BPRMF:
         weights: Array,
     ) -> tuple[Array, dict[str, Array]]:
         """Batch loss; see `weighted_bpr_loss`. users/pos/neg/weights are [B]."""
-        del graph
-        if not hasattr(neg_items, "shape"):
-            raise ValueError(
-                f"BPR-MF takes [B] negative items, not {type(neg_items).__name__} "
-                "(MixGCF negatives need a graph model)"
-            )
-        u = params["user"][users]
-        i = params["item"][pos_items]
-        j = params["item"][neg_items]
-        return weighted_bpr_loss(u, i, j, u, i, j, weights, self.reg_weight)
+        forward = self.forward(params, graph)
+        return self.pair_loss(params, forward, users, pos_items, neg_items, weights)

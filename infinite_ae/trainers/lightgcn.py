@@ -260,28 +260,32 @@ class LightGCN:
             params["user"], params["item"], graph, self.num_layers, self.backend
         )
 
-    def loss(
+    def forward(self, params: PyTree, graph: Graph) -> tuple[Array, Array]:
+        """What `pair_loss` reads: every layer (`embed_layers`), computed once per
+        batch however many negatives are scored against it."""
+        return self.embed_layers(params, graph)
+
+    def pair_loss(
         self,
         params: PyTree,
-        graph: Graph,
+        layers: tuple[Array, Array],
         users: Array,
         pos_items: Array,
         neg_items: Array,
         weights: Array,
     ) -> tuple[Array, dict[str, Array]]:
-        """Batch BPR loss on propagated embeddings, L2 on ego embeddings.
+        """Batch BPR loss given `forward`'s layers; L2 on ego embeddings.
 
         `neg_items` is [B] items or `negatives.MixedNegatives` (MixGCF), whose
         embeddings are mixed from the propagated layers here, with gradient.
         """
+        user_layers, item_layers = layers
+        all_u, all_i = jnp.mean(user_layers, 0), jnp.mean(item_layers, 0)
         if isinstance(neg_items, negatives_lib.MixedNegatives):
-            user_layers, item_layers = self.embed_layers(params, graph)
-            all_u, all_i = jnp.mean(user_layers, 0), jnp.mean(item_layers, 0)
             neg_emb, neg_ego = negatives_lib.mixed_negative_embeddings(
                 item_layers, pos_items, neg_items
             )
         else:
-            all_u, all_i = self.embed(params, graph)
             neg_emb, neg_ego = all_i[neg_items], params["item"][neg_items]
         return weighted_bpr_loss(
             all_u[users],
@@ -293,3 +297,16 @@ class LightGCN:
             weights,
             self.reg_weight,
         )
+
+    def loss(
+        self,
+        params: PyTree,
+        graph: Graph,
+        users: Array,
+        pos_items: Array,
+        neg_items: Array,
+        weights: Array,
+    ) -> tuple[Array, dict[str, Array]]:
+        """Batch BPR loss on propagated embeddings (`forward` then `pair_loss`)."""
+        layers = self.forward(params, graph)
+        return self.pair_loss(params, layers, users, pos_items, neg_items, weights)
