@@ -1,5 +1,6 @@
 """Adapters: distilled or condensed data -> the inputs of downstream trainers."""
 
+from infinite_ae.adapters import foldin
 from infinite_ae.adapters.sequential import (
     ORDERINGS,
     SequenceStats,
@@ -11,6 +12,7 @@ from infinite_ae.adapters.sequential import (
 __all__ = [
     "ORDERINGS",
     "SequenceStats",
+    "foldin",
     "order_items",
     "sequence_stats",
     "to_sequences",
