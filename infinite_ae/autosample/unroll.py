@@ -1,0 +1,109 @@
+"""The validation objective and the first-order hypergradient of the sampler weights.
+
+AutoSample-style, reconstructed from the abstract. Minimising L_train over the
+weights is degenerate (easy negatives give the lowest loss, so all weight goes to
+the easiest sampler); the weights follow a sampler-independent validation objective
+through a one-step unroll (DARTS):
+
+  theta'(alpha) = theta - xi sum_s alpha_s g_s,   g_s = grad_theta l_s(theta).
+
+L_train is linear in alpha, so g_s does not depend on alpha and
+
+  d L_val(theta'(alpha)) / d alpha_s = -xi <grad L_val(theta'), g_s>,
+
+with no Hessian-vector product: S per-sampler gradients (one VJP each on a shared
+forward pass) and one validation gradient.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import jax
+import jax.numpy as jnp
+
+from infinite_ae.autosample import mixture
+from infinite_ae.types import Array, PyTree
+
+OBJECTIVES = ("softmax",)
+
+
+def validation_loss(
+    model, params: PyTree, graph, users: Array, items: Array, weights: Array
+) -> Array:
+    """Full-softmax cross-entropy of validation positives over all items.
+
+    L_val = sum_b w_b (logsumexp_j s_uj - s_ui) / sum_b w_b, s the model's scores;
+    it does not depend on any negative sampler.
+
+    Args:
+      model: a trainers model (`embed`).
+      params, graph: the model.
+      users, items: [Bv] validation rows (user, held-out item).
+      weights: [Bv] float32 row weights.
+    """
+    user_emb, item_emb = model.embed(params, graph)
+    logits = jnp.matmul(user_emb[users], item_emb.T, precision="highest")
+    target = jnp.take_along_axis(logits, items[:, None], axis=1)[:, 0]
+    per_row = jax.nn.logsumexp(logits, axis=1) - target
+    return jnp.sum(weights * per_row) / jnp.maximum(jnp.sum(weights), 1.0)
+
+
+def sampler_gradients(
+    model,
+    params: PyTree,
+    graph,
+    users: Array,
+    pos_items: Array,
+    negatives: Sequence,
+    weights: Array,
+) -> tuple[Array, PyTree]:
+    """([S] losses l_s, gradients g_s stacked on a leading S axis of each leaf)."""
+    losses, vjp = jax.vjp(
+        lambda p: mixture.sampler_losses(
+            model, p, graph, users, pos_items, negatives, weights
+        ),
+        params,
+    )
+    (grads,) = jax.vmap(vjp)(jnp.eye(losses.shape[0], dtype=losses.dtype))
+    return losses, grads
+
+
+def combine(alpha: Array, grads: PyTree) -> PyTree:
+    """sum_s alpha_s g_s for gradients stacked on a leading S axis."""
+    return jax.tree.map(lambda g: jnp.tensordot(alpha, g, axes=1), grads)
+
+
+def hypergradient(
+    model,
+    params: PyTree,
+    graph,
+    grads: PyTree,
+    alpha: Array,
+    xi,
+    val_users: Array,
+    val_items: Array,
+    val_weights: Array,
+) -> tuple[Array, Array]:
+    """d L_val(theta - xi sum_s alpha_s g_s) / d alpha, first order (exact here).
+
+    Args:
+      model, params, graph: the model at theta.
+      grads: g_s from `sampler_gradients` (leading S axis).
+      alpha: [S] sampler weights.
+      xi: unroll step size (traced).
+      val_users, val_items, val_weights: [Bv] validation rows.
+
+    Returns:
+      ([S] hypergradient, [] L_val(theta')).
+    """
+    unrolled = jax.tree.map(lambda p, g: p - xi * g, params, combine(alpha, grads))
+    val_loss, val_grad = jax.value_and_grad(
+        lambda p: validation_loss(model, p, graph, val_users, val_items, val_weights)
+    )(unrolled)
+    dots = jax.tree.map(
+        lambda v, g: jnp.sum(g * v[None], axis=tuple(range(1, g.ndim))),
+        val_grad,
+        grads,
+    )
+    return -xi * sum(jax.tree.leaves(dots)), val_loss
