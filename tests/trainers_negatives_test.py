@@ -226,6 +226,57 @@ class SamplerTest(parameterized.TestCase):
             negatives.get_sampler("dns", num_items=3, gamma=1.0)
 
 
+class SequenceNegativesTest(parameterized.TestCase):
+    @parameterized.parameters("popularity", "dns", "softmax_dns", "in_batch", "aobpr")
+    def test_never_the_target_and_dns_scores_highest(self, name):
+        rng = np.random.default_rng(0)
+        batch, length, k, dim = 4, 6, 3, DIM
+        targets = jnp.asarray(rng.integers(0, NUM_ITEMS + 1, (batch, length)))
+        hidden = jnp.asarray(rng.normal(size=(batch, length, dim)), jnp.float32)
+        item_emb = jnp.asarray(rng.normal(size=(NUM_ITEMS, dim)), jnp.float32)
+        sampler = negatives.get_sampler(name, num_items=NUM_ITEMS)
+        state = negatives.init_sampler_state(
+            sampler, np.ones(NUM_ITEMS), bpr_mf.BPRMF(1, NUM_ITEMS, dim)
+        )
+        draw = jax.jit(
+            functools.partial(
+                negatives.draw_sequence_negatives, sampler=sampler, num_negatives=k
+            )
+        )
+        negs, _ = draw(
+            jax.random.key(0),
+            targets=targets,
+            state=state,
+            hidden=hidden,
+            item_emb=item_emb,
+        )
+        negs = np.asarray(negs)
+        self.assertEqual(negs.shape, (batch, length, k))
+        self.assertTrue(((negs >= 1) & (negs <= NUM_ITEMS)).all())
+        real = np.asarray(targets) > 0
+        self.assertFalse((negs == np.asarray(targets)[..., None])[real].any())
+        if name == "dns":
+            # The chosen negative scores at least the median of all items.
+            scores = np.einsum(
+                "bld,bldk->blk",
+                hidden,
+                np.asarray(item_emb)[negs - 1].transpose(0, 1, 3, 2),
+            )
+            all_scores = np.einsum("bld,id->bli", hidden, item_emb)
+            median = np.median(all_scores, axis=-1)[..., None]
+            self.assertGreater(np.mean(scores > median), 0.9)
+
+    def test_graph_samplers_are_refused(self):
+        sampler = negatives.get_sampler("mixgcf", num_items=NUM_ITEMS)
+        with self.assertRaisesRegex(ValueError, "graph model"):
+            negatives.draw_sequence_negatives(
+                jax.random.key(0),
+                sampler,
+                jnp.ones((2, 3), jnp.int32),
+                num_negatives=1,
+            )
+
+
 class MixGCFTest(absltest.TestCase):
     def test_mixed_loss_with_pure_candidate_equals_item_loss(self):
         users, items = _positives()

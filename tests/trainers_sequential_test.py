@@ -437,6 +437,32 @@ class TrainingTest(parameterized.TestCase):
             self.assertEqual(set(out), keys | {"num_users"})
             self.assertEqual(out["num_users"], data.num_interactions[split])
 
+    def test_sampled_loss_takes_any_sampler(self):
+        # The ids path (popularity) and the hidden-state path (DNS); every
+        # sampler's draws are checked in trainers_negatives_test.py.
+        seqs, _ = make_markov_sequences(200, FIT_ITEMS, mean_length=8, seed=2)
+        for name in ("popularity", "dns"):
+            result = sequential.fit_sequential(
+                FIT_MODEL,
+                seqs,
+                loss="bce",
+                num_negatives=2,
+                sampler=name,
+                learning_rate=1e-2,
+                batch_size=FIT_BATCH,
+                max_epochs=2,
+                seed=0,
+                progress=False,
+                compute_test=False,
+            )
+            losses = [r["loss"] for r in result.history]
+            self.assertTrue(np.all(np.isfinite(losses)), name)
+            self.assertLess(losses[-1], losses[0], name)
+        with self.assertRaisesRegex(ValueError, "graph model"):
+            sequential.fit_sequential(
+                FIT_MODEL, seqs, loss="bce", sampler="mixgcf", progress=False
+            )
+
     def test_fit_reaches_the_markov_oracle(self):
         seqs, transition = _fit_data()
         records = []

@@ -716,3 +716,74 @@ def sample_sequence_negatives(
     first_ok = jnp.argmax(~bad, axis=-1)
     first_ok = jnp.where(jnp.any(~bad, axis=-1), first_ok, sampler.num_tries - 1)
     return jnp.take_along_axis(candidates, first_ok[..., None], axis=-1)[..., 0]
+
+
+def draw_sequence_negatives(
+    key: PRNGKey,
+    sampler,
+    targets: Array,
+    state: PyTree = (),
+    *,
+    num_negatives: int,
+    hidden: Array | None = None,
+    item_emb: Array | None = None,
+) -> tuple[Array, PyTree]:
+    """`num_negatives` negatives per position of a batch of sequences, any sampler.
+
+    Every (row, position) becomes `num_negatives` sampler rows whose "user" is the
+    position (its only excluded item is its target) and whose user vector is the
+    position's hidden state; positions without a target count as padding (their
+    negatives are drawn, and masked by the losses). In-batch negatives come from
+    the targets of the batch's other positions. Items are coded item + 1 on both
+    sides, as in `Sequences`.
+
+    Args:
+      key: negative-sampling key.
+      sampler: a sampler with `needs` "ids" or "scores" (not MixGCF).
+      targets: [B, L] int32 target items (item + 1; 0 = no target).
+      state: the sampler's state.
+      num_negatives: static k.
+      hidden: [B, L, d] hidden states (no gradient needed; "scores" samplers).
+      item_emb: [I, d] output item embeddings ("scores" samplers).
+
+    Returns:
+      ([B, L, k] int32 negatives in [1, I], new state).
+
+    Raises:
+      ValueError: a graph-only sampler, missing embeddings, or too many keys.
+    """
+    if sampler.needs == "layers":
+        raise ValueError(f"sampler {sampler.name!r} needs a graph model")
+    if sampler.needs == "scores" and (hidden is None or item_emb is None):
+        raise ValueError(f"sampler {sampler.name!r} needs hidden and item_emb")
+    batch, length = targets.shape
+    positions = batch * length
+    num_items = sampler.num_items
+    if positions * num_items >= 2**31 - 1:
+        raise ValueError(
+            f"{positions} positions x {num_items} items overflow int32 keys; "
+            "use smaller batches"
+        )
+    flat_targets = targets.reshape(positions) - 1
+    valid = flat_targets >= 0
+    target0 = jnp.maximum(flat_targets, 0).astype(jnp.int32)
+    position_ids = jnp.arange(positions, dtype=jnp.int32)
+    keys = position_ids * num_items + target0  # sorted: one key per position
+
+    def per_row(x):
+        return jnp.repeat(x, num_negatives, axis=0)
+
+    inputs = SamplerInputs(
+        users=per_row(position_ids),
+        pos_items=per_row(target0),
+        weights=per_row(valid.astype(jnp.float32)),
+        excluded_keys=keys,
+    )
+    if sampler.needs == "scores":
+        flat_hidden = jax.lax.stop_gradient(hidden).reshape(positions, -1)
+        inputs = inputs._replace(
+            user_emb=per_row(flat_hidden),
+            item_emb=jax.lax.stop_gradient(item_emb),
+        )
+    negs, state = sampler.sample(key, inputs, state)
+    return negs.reshape(batch, length, num_negatives) + 1, state

@@ -329,6 +329,35 @@ def batch_loss(
 # Training epoch.
 
 
+def _negatives(key, model, sampler, state: loop.TrainState, inputs, targets, k):
+    """[B, L, k] negatives (item + 1) of a batch and the sampler's new state.
+
+    Uniform negatives avoid the target by bounded rejection
+    (`negatives.sample_sequence_negatives`); every other sampler goes through
+    `negatives.draw_sequence_negatives`, score-based ones reading the current
+    hidden states (eval mode, no gradient).
+    """
+    if isinstance(sampler, negatives_lib.UniformNegativeSampler):
+        negs = negatives_lib.sample_sequence_negatives(
+            key, sampler, targets, num_negatives=k
+        )
+        return negs, state.sampler_state
+    hidden = item_emb = None
+    if sampler.needs == "scores":
+        params = jax.lax.stop_gradient(state.params)
+        hidden = model.hidden(params, inputs, dropout_key=None)
+        item_emb = model.output_embeddings(params)
+    return negatives_lib.draw_sequence_negatives(
+        key,
+        sampler,
+        targets,
+        state.sampler_state,
+        num_negatives=k,
+        hidden=hidden,
+        item_emb=item_emb,
+    )
+
+
 def train_epoch(
     state: loop.TrainState,
     epoch_key: PRNGKey,
@@ -341,7 +370,7 @@ def train_epoch(
     optimizer: optax.GradientTransformation,
     loss: str,
     num_negatives: int,
-    sampler: negatives_lib.UniformNegativeSampler,
+    sampler,
     batch_size: int,
 ) -> tuple[loop.TrainState, dict[str, Array]]:
     """One epoch of mini-batch Adam over training windows (padding rows weight 0).
@@ -362,7 +391,8 @@ def train_epoch(
       optimizer: the optax optimizer of `state` (static).
       loss: "ce", "bce" or "gbce" (static).
       num_negatives: static k (unused by "ce").
-      sampler: a `negatives.UniformNegativeSampler` over the model's items (static).
+      sampler: a negative sampler over the model's items (static; its state is
+        `state.sampler_state`; not MixGCF).
       batch_size: static batch size B.
 
     Returns:
@@ -396,19 +426,22 @@ def train_epoch(
 
     def body(state, xs):
         b, x, y, w = xs
-        negs = None
+        negs, sampler_state = None, state.sampler_state
         if loss != "ce":
-            negs = negatives_lib.sample_sequence_negatives(
+            negs, sampler_state = _negatives(
                 jax.random.fold_in(negative_key, b),
+                model,
                 sampler,
+                state,
+                x,
                 y,
-                num_negatives=num_negatives,
+                num_negatives,
             )
         drop = jax.random.fold_in(dropout_key, b) if use_dropout else None
         (value, aux), grads = grad_fn(state.params, x, y, w, negs, drop, gbce_t)
         updates, opt_state = optimizer.update(grads, state.opt_state, state.params)
         params = optax.apply_updates(state.params, updates)
-        new = loop.TrainState(params, opt_state, state.step + 1)
+        new = loop.TrainState(params, opt_state, state.step + 1, sampler_state)
         keep = aux["count"] > 0
         state = jax.tree.map(lambda a, c: jnp.where(keep, a, c), new, state)
         return state, (value * aux["count"], aux["count"])
@@ -567,13 +600,15 @@ def _jitted_init(model):
     return jax.jit(model.init)
 
 
-def _init_state(model, init_key: PRNGKey, learning_rate: float) -> loop.TrainState:
+def _init_state(
+    model, init_key: PRNGKey, learning_rate: float, sampler_state: PyTree = ()
+) -> loop.TrainState:
     """`loop.init_state` with the flax init jitted (op by op, every initializer
     compiles separately: seconds on CPU)."""
     params = _jitted_init(model)(init_key)
     opt_state = loop.make_optimizer().init(params)
     opt_state.hyperparams["learning_rate"] = jnp.asarray(learning_rate, jnp.float32)
-    return loop.TrainState(params, opt_state, jnp.zeros((), jnp.int32))
+    return loop.TrainState(params, opt_state, jnp.zeros((), jnp.int32), sampler_state)
 
 
 @dataclasses.dataclass
@@ -612,6 +647,8 @@ def fit_sequential(
     *,
     loss: str = "ce",
     num_negatives: int = 1,
+    sampler: str = "uniform",
+    sampler_options: dict[str, Any] | None = None,
     gbce_t: float = 0.75,
     learning_rate: float = 1e-3,
     batch_size: int = 128,
@@ -640,6 +677,9 @@ def fit_sequential(
       sequences: a `Sequences`.
       loss: "ce" (full softmax), "bce" (k sampled negatives) or "gbce".
       num_negatives: k for "bce" / "gbce" (SASRec paper 1; gSASRec 256).
+      sampler: the negative sampler of "bce" / "gbce" (`negatives.get_sampler`;
+        any but "mixgcf"); uniform by default.
+      sampler_options: the sampler's options.
       gbce_t: gBCE calibration t (gSASRec 0.75).
       learning_rate: Adam learning rate.
       batch_size: windows per batch.
@@ -698,10 +738,22 @@ def fit_sequential(
     rows = pad_windows(inputs, targets, multiple=batch_size)
     tokens_per_epoch = int(np.sum((rows[1] > 0) & (rows[2][:, None] > 0)))
     rows = tuple(jnp.asarray(x) for x in rows)
-    sampler = negatives_lib.get_sampler("uniform", num_items=model.num_items)
-    epoch_fn = _jitted_epoch(model, loss, num_negatives, sampler, batch_size)
+    sampler_obj = negatives_lib.get_sampler(
+        sampler, num_items=model.num_items, **(sampler_options or {})
+    )
+    if sampler_obj.needs == "layers":
+        raise ValueError(f"sampler {sampler!r} needs a graph model, not {model.name}")
+    item_counts = np.bincount(
+        np.asarray(rows[1]).ravel(), minlength=model.num_items + 1
+    )[1:]
+    sampler_state = negatives_lib.init_sampler_state(
+        sampler_obj, np.maximum(item_counts, 0), model
+    )
+    epoch_fn = _jitted_epoch(model, loss, num_negatives, sampler_obj, batch_size)
     base_key = jax.random.key(seed)
-    state = _init_state(model, jax.random.fold_in(base_key, 0), learning_rate)
+    state = _init_state(
+        model, jax.random.fold_in(base_key, 0), learning_rate, sampler_state
+    )
     gbce_t = jnp.asarray(gbce_t, jnp.float32)
     evaluate = functools.partial(
         evaluate_sequential,
