@@ -94,6 +94,10 @@ def get_section() -> ml_collections.ConfigDict:
     dconrec.patience = 10
     # Test-time mask: train (RecBole full sort, DConRec) | train+val (∞-AE).
     dconrec.test_mask = "train"
+    # Negative sampler of the inner training and of every trained model: uniform
+    # (RecBole, DConRec) | popularity | dns | softmax_dns | in_batch | aobpr |
+    # mixgcf (LightGCN only); see infinite_ae/trainers/negatives.py.
+    dconrec.sampler = "uniform"
     # Log / checkpoint every this many outer steps.
     dconrec.log_every = 10
     dconrec.checkpoint_every = 10

@@ -360,6 +360,18 @@ class TrainerSettings:
 TrainerName = Literal["bprmf", "lightgcn"]
 
 
+def _sampler_names() -> tuple[str, ...]:
+    from infinite_ae.trainers import negatives  # noqa: PLC0415
+
+    return tuple(sorted(negatives.SAMPLERS))
+
+
+SAMPLER_NAME = _check(
+    lambda v: v in _sampler_names(),
+    "must be a negative sampler: " + ", ".join(_sampler_names()),
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class DConRecSettings:
     """`config.dconrec` (the fields are documented in configs/dconrec_section.py)."""
@@ -389,6 +401,7 @@ class DConRecSettings:
     reference_cache: str | None = _field()
     patience: int = _field(**AT_LEAST_ONE)
     test_mask: Literal["train", "train+val"] = _field()
+    sampler: str = _field(**SAMPLER_NAME)
     log_every: int = _field(**AT_LEAST_ONE)
     checkpoint_every: int = _field(**AT_LEAST_ONE)
 

@@ -139,6 +139,20 @@ class DConRecJobTest(absltest.TestCase):
         self.assertEqual(_log(workdir), _log(self.root / "uninterrupted"))
 
 
+@pytest.mark.slow
+class SamplerTest(absltest.TestCase):
+    def test_condensation_and_trainers_take_another_sampler(self):
+        config = _config()
+        config.dconrec.sampler = "popularity"
+        config.dconrec.eval_models = ("bprmf",)
+        workdir = pathlib.Path(tempfile.mkdtemp()) / "dconrec_popularity"
+        results = pipeline.run(config, workdir)
+        self.assertTrue(np.isfinite(results["test"]["bprmf/ndcg@10"]))
+        outer = [r for r in _log(workdir) if "condense/outer_loss" in r]
+        self.assertLen(outer, 4)
+        self.assertTrue(all(np.isfinite(r["condense/outer_loss"]) for r in outer))
+
+
 class PresetTest(absltest.TestCase):
     def test_official_code_preset_overrides(self):
         config = _config()

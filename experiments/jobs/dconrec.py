@@ -83,6 +83,7 @@ def _fit(name, users, items, data, cfg, seed, tag):
         users,
         items,
         data,
+        sampler=cfg.sampler,
         learning_rate=settings.learning_rate,
         batch_size=settings.batch_size,
         max_epochs=settings.max_epochs,
@@ -115,6 +116,8 @@ def _fingerprint(name, data, cfg, seed) -> str:
         "test_mask": cfg.test_mask,
         "seed": seed,
     }
+    if cfg.sampler != "uniform":  # uniform keeps the fingerprints of older caches
+        meta["sampler"] = cfg.sampler
     h.update(json.dumps(meta, sort_keys=True).encode())
     return h.hexdigest()[:16]
 
@@ -231,6 +234,7 @@ def _condense_inputs(cfg, data, candidates: _Pool):
         accumulate_grad=cfg.preset == "official_code",
         projection=cfg.projection,
         inner_exclude="train" if cfg.preset == "official_code" else "pool",
+        sampler=negatives.get_sampler(cfg.sampler, num_items=num_items),
     )
     ex_users, ex_items = train_users, train_items
     if spec.inner_exclude == "pool":
@@ -253,6 +257,9 @@ def _condense_inputs(cfg, data, candidates: _Pool):
         ),
         budget=jnp.float32(candidates.pool_budget),
         inner_lr=jnp.float32(cfg.inner_lr),
+        inner_sampler_state=negatives.init_sampler_state(
+            spec.sampler, np.bincount(train_items, minlength=num_items), inner_model
+        ),
     )
     return spec, arrays
 

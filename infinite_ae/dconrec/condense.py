@@ -83,6 +83,8 @@ class StaticSpec:
         (only the original training items, as the official code; DConRec quirk 8
         in docs/original_code.md).
       outer_loss_reg: include the L2 term in the outer (validation) loss, as the code.
+      sampler: the inner training's negative sampler (`trainers.negatives`; None:
+        uniform); its initial state is `Arrays.inner_sampler_state`.
     """
 
     model: Any
@@ -95,6 +97,7 @@ class StaticSpec:
     projection: str = "exact"
     inner_exclude: str = "pool"
     outer_loss_reg: bool = True
+    sampler: Any = None
 
 
 class Arrays(NamedTuple):
@@ -108,6 +111,7 @@ class Arrays(NamedTuple):
       val_excluded: sorted flat keys avoided by validation negatives (all known items).
       budget: [] float32 bound on sum s.
       inner_lr: [] float32 inner Adam learning rate.
+      inner_sampler_state: the inner sampler's initial state (() if stateless).
     """
 
     pool_users: Array
@@ -120,6 +124,7 @@ class Arrays(NamedTuple):
     val_excluded: Array
     budget: Array
     inner_lr: Array
+    inner_sampler_state: Any = ()
 
 
 class CondenseState(NamedTuple):
@@ -198,8 +203,10 @@ def inner_loss(
     model = spec.model
     users, items, weights, count = _mask_rows(mask, arrays, spec.capacity)
     optimizer = loop.make_optimizer()
-    state = loop.init_state(model, optimizer, init_key, arrays.inner_lr)
-    sampler = negatives_lib.UniformNegativeSampler(num_items=model.num_items)
+    state = loop.init_state(
+        model, optimizer, init_key, arrays.inner_lr, arrays.inner_sampler_state
+    )
+    sampler = spec.sampler or negatives_lib.UniformNegativeSampler(model.num_items)
     state, _ = loop.train_epoch(
         state,
         epoch_key,
