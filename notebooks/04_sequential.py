@@ -59,7 +59,7 @@ print(jax.devices())
 # ## Sizes and the planted chain
 #
 # `full` is `configs/sasrec_quick.py` (600 users over 80 items, sequences of about 20
-# items; a few minutes on a 2-core CPU for both jobs); `ci` shrinks the data, the
+# items; about a minute on a 2-core CPU for both jobs); `ci` shrinks the data, the
 # model and the runs so the notebook tests execute it in seconds (its numbers mean
 # little).
 #

@@ -97,31 +97,32 @@ def sources(directory: pathlib.Path = NOTEBOOKS) -> list[pathlib.Path]:
 
 def expected(path: pathlib.Path, repository: str) -> dict[pathlib.Path, str]:
     """``{.py path: its text, .ipynb path: its text}`` as this script writes them."""
-    source = render_source(path.read_text(), name=path.stem, repository=repository)
+    text = path.read_text(encoding="utf-8")
+    source = render_source(text, name=path.stem, repository=repository)
     return {path: source, path.with_suffix(".ipynb"): render_notebook(source)}
+
+
+def _stale_texts(directory: pathlib.Path) -> dict[pathlib.Path, str]:
+    repository = repository_url()
+    out = {}
+    for path in sources(directory):
+        for target, text in expected(path, repository).items():
+            if not target.exists() or target.read_text(encoding="utf-8") != text:
+                out[target] = text
+    return out
 
 
 def stale(directory: pathlib.Path = NOTEBOOKS) -> list[pathlib.Path]:
     """The files whose content differs from what this script would write."""
-    repository = repository_url()
-    out = []
-    for path in sources(directory):
-        for target, text in expected(path, repository).items():
-            if not target.exists() or target.read_text() != text:
-                out.append(target)
-    return out
+    return list(_stale_texts(directory))
 
 
 def sync(directory: pathlib.Path = NOTEBOOKS) -> list[pathlib.Path]:
     """Writes every stale file; returns them."""
-    repository = repository_url()
-    written = []
-    for path in sources(directory):
-        for target, text in expected(path, repository).items():
-            if not target.exists() or target.read_text() != text:
-                target.write_text(text)
-                written.append(target)
-    return written
+    texts = _stale_texts(directory)
+    for target, text in texts.items():
+        target.write_text(text, encoding="utf-8")
+    return list(texts)
 
 
 def main(argv: list[str]) -> int:
