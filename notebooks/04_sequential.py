@@ -22,10 +22,12 @@
 # the summary (`configs/distill_to_sasrec_quick.py` runs the same flow).
 
 # %%
-# Setup. On Colab: clone the repository and install it (with JAX for TPU on a TPU
-# runtime). Elsewhere, install the project first (the README's install command).
+# Setup. On Colab: clone the repository and install it, with the JAX build of the
+# runtime's accelerator (TPU or GPU). Elsewhere, install the project first (the
+# README's install command).
 import glob
 import os
+import shutil
 import subprocess
 import sys
 
@@ -34,8 +36,11 @@ if "google.colab" in sys.modules:
     CHECKOUT = "/content/infinite_ae"
     if not os.path.isdir(CHECKOUT):
         subprocess.run(["git", "clone", "--depth=1", REPOSITORY, CHECKOUT], check=True)
-    tpu = "COLAB_TPU_ADDR" in os.environ or bool(glob.glob("/dev/accel*"))
-    packages = [CHECKOUT, *(["jax[tpu]"] if tpu else [])]
+    packages = [CHECKOUT]
+    if "COLAB_TPU_ADDR" in os.environ or glob.glob("/dev/accel*"):
+        packages.append("jax[tpu]")
+    elif shutil.which("nvidia-smi"):
+        packages.append("jax[cuda12]")
     subprocess.run(
         [sys.executable, "-m", "pip", "install", "-q", *packages], check=True
     )
@@ -43,12 +48,16 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, CHECKOUT)
     from importlib import metadata
 
-    if "numpy" in sys.modules and (
-        metadata.version("numpy") != sys.modules["numpy"].__version__
-    ):
+    upgraded = [
+        name
+        for name in ("numpy", "scipy", "matplotlib", "jax")
+        if name in sys.modules
+        and metadata.version(name) != sys.modules[name].__version__
+    ]
+    if upgraded:
         raise RuntimeError(
-            "numpy was upgraded by the install: restart the session (Runtime > "
-            "Restart session), then run all cells again"
+            f"the install upgraded {upgraded}, already imported: restart the "
+            "session (Runtime > Restart session), then run all cells again"
         )
 
 import jax
