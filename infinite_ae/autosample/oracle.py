@@ -41,12 +41,13 @@ def exhaustive_search(
         cache it).
 
     Returns:
-      {"results": {label: {"val", "test", "seconds", "epochs", "best_epoch"}},
+      {"results": {label (`selector.spec_labels`): {"val", "test", "seconds",
+      "epochs", "best_epoch"}},
       "best": label with the highest validation nDCG@10, "seconds": total}.
     """
     results = dict(done or {})
-    for spec in samplers:
-        label = selector_lib.spec_label(spec)
+    labels = selector_lib.spec_labels(samplers)
+    for label, spec in zip(labels, samplers, strict=True):
         if label in results:
             continue
         name, options = selector_lib.spec_parts(spec)
@@ -71,7 +72,6 @@ def exhaustive_search(
         results[label] = record
         if on_result is not None:
             on_result(label, record)
-    labels = [selector_lib.spec_label(s) for s in samplers]
     best = max(labels, key=lambda label: results[label]["val"]["ndcg@10"])
     return {
         "results": {label: results[label] for label in labels},

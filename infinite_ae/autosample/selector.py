@@ -76,7 +76,7 @@ def spec_parts(spec: SamplerSpec) -> tuple[str, dict[str, Any]]:
 
 
 def spec_label(spec: SamplerSpec) -> str:
-    """A readable, unique label: "dns" or "dns(num_candidates=32)".
+    """A readable label with the options: "dns" or "dns(num_candidates=32)".
 
     >>> spec_label(("popularity", {"gamma": 1.0}))
     'popularity(gamma=1.0)'
@@ -85,6 +85,21 @@ def spec_label(spec: SamplerSpec) -> str:
     if not options:
         return name
     return f"{name}({', '.join(f'{k}={v}' for k, v in sorted(options.items()))})"
+
+
+def spec_labels(specs: Sequence[SamplerSpec]) -> tuple[str, ...]:
+    """Labels of a candidate set: the bare names when they are unique, else
+    `spec_label` (the options tell the variants apart).
+
+    >>> spec_labels([("dns", {"num_candidates": 8}), "uniform"])
+    ('dns', 'uniform')
+    >>> spec_labels([("dns", {"num_candidates": 8}), "dns"])
+    ('dns(num_candidates=8)', 'dns')
+    """
+    names = [spec_parts(s)[0] for s in specs]
+    if len(set(names)) == len(names):
+        return tuple(names)
+    return tuple(spec_label(s) for s in specs)
 
 
 def build_samplers(specs: Sequence[SamplerSpec], num_items: int) -> tuple:
@@ -258,7 +273,7 @@ class SearchResult:
     """Outcome of a search.
 
     Attributes:
-      labels: the S sampler labels (`spec_label`).
+      labels: the S sampler labels (`spec_labels`).
       specs: the S sampler specs.
       params: the model's parameters at the end of the search.
       trajectory: [E, S] sampler weights per epoch (the epoch's mean alpha for
@@ -405,6 +420,7 @@ def search(
         arch_learning_rate, jnp.float32
     )
     state = SearchState(train, logits, arch_state)
+    labels = spec_labels(samplers)
     epoch_fn = _jitted_search_epoch(
         model, sampler_objs, batch_size, val_batch_size, objective
     )
@@ -433,8 +449,8 @@ def search(
         }
         record.update(
             {
-                f"alpha/{spec_label(s)}": float(a)
-                for s, a in zip(samplers, trajectory[-1], strict=True)
+                f"alpha/{label}": float(a)
+                for label, a in zip(labels, trajectory[-1], strict=True)
             }
         )
         if not np.isfinite(record["loss"]):
@@ -450,7 +466,6 @@ def search(
         bar.close()
     trajectory = np.stack(trajectory)
     selected, weights = select_sampler(trajectory, select_fraction)
-    labels = tuple(spec_label(s) for s in samplers)
     logging.info(
         "autosample search: weights %s -> %s",
         np.round(weights, 3).tolist(),
@@ -579,7 +594,7 @@ def search_bandit(
     trajectory = np.stack(trajectory)
     selected, weights = select_sampler(trajectory[num:], select_fraction)
     return SearchResult(
-        labels=tuple(spec_label(s) for s in samplers),
+        labels=spec_labels(samplers),
         specs=tuple(samplers),
         params=train.params,
         trajectory=trajectory,
