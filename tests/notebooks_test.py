@@ -107,14 +107,20 @@ def _execute(name: str, tmp_path, **env: str) -> tuple[nbformat.NotebookNode, fl
     notebook = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     workdir = tmp_path / "cwd"
     workdir.mkdir()
+    kernel = _kernel_manager(tmp_path)
     client = NotebookClient(
         notebook,
-        km=_kernel_manager(tmp_path),
+        km=kernel,
         timeout=CELL_TIMEOUT_S,
         resources={"metadata": {"path": str(workdir)}},
     )
     start = time.perf_counter()
-    client.execute(env={**os.environ, **KERNEL_ENV, **env})
+    try:
+        client.execute(env={**os.environ, **KERNEL_ENV, **env})
+    finally:
+        # nbclient leaves running the kernels of managers it was given.
+        if kernel.has_kernel:
+            kernel.shutdown_kernel(now=True)
     seconds = time.perf_counter() - start
     code = [c for c in notebook.cells if c.cell_type == "code"]
     errors = [o for c in code for o in c.outputs if o.output_type == "error"]
