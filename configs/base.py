@@ -10,6 +10,7 @@ import ml_collections
 from ml_collections import config_dict
 
 from configs import (
+    autosample_section,
     dconrec_section,
     distill_section,
     multvae_section,
@@ -21,7 +22,7 @@ def get_config(arg=None):
     del arg
     config = ml_collections.ConfigDict()
     # Which job runs: infinite_ae | ease | popularity | multvae | distill_cf |
-    # dconrec | sequential | distill_to_sequential.
+    # dconrec | sequential | distill_to_sequential | autosample.
     config.method = "infinite_ae"
     # Seed of every random choice (splits, sampling, PRNG keys).
     config.seed = 42
@@ -102,4 +103,5 @@ def get_config(arg=None):
     config.sequential = sequential_section.get_section()
     config.adapter = sequential_section.get_adapter_section()
     config.multvae = multvae_section.get_section()
+    config.autosample = autosample_section.get_section()
     return config

@@ -25,6 +25,7 @@ from absl import logging
 
 from experiments import datasets, jobs, settings
 from experiments import workdir as workdir_lib
+from experiments.jobs import autosample as autosample_job
 from experiments.jobs import compare
 from infinite_ae import io
 
@@ -203,5 +204,7 @@ def run(
     if "compare" in results:
         print(f"\n{_distilled_line(results)}")
         print(compare.format_comparison(results["compare"]))
+    if "autosample" in results:
+        print(f"\n{autosample_job.format_summary(results)}")
     print(f"wall time {timings['total']:.1f} s\n")
     return results

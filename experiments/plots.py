@@ -51,3 +51,30 @@ def comparison_figure(
     fig.tight_layout(rect=(0, 0, 1, 0.9))
     io.atomic_save_figure(path, fig, dpi=120)
     plt.close(fig)
+
+
+def sampler_weights_figure(
+    trajectory, labels: list[str], path: str | pathlib.Path, *, title: str = ""
+) -> None:
+    """The sampler weights over the search epochs (one line per sampler).
+
+    Args:
+      trajectory: [E, S] weights per epoch (`autosample.SearchResult.trajectory`).
+      labels: the S sampler labels.
+      path: the PNG to write (atomically).
+      title: the figure title.
+    """
+    fig, ax = plt.subplots(figsize=(5.5, 3.4))
+    epochs = range(1, len(trajectory) + 1)
+    for s, label in enumerate(labels):
+        ax.plot(epochs, [row[s] for row in trajectory], marker="o", ms=3, label=label)
+    ax.set_xlabel("search epoch")
+    ax.set_ylabel("sampler weight")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    io.atomic_save_figure(path, fig, dpi=120)
+    plt.close(fig)

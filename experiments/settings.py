@@ -546,6 +546,63 @@ class AdapterSettings:
 
 
 # ---------------------------------------------------------------------------------
+# AutoSample.
+
+
+@dataclasses.dataclass(frozen=True)
+class AutoSampleSettings:
+    """`config.autosample` (documented in configs/autosample_section.py)."""
+
+    model: TrainerName = _field()
+    trainer: TrainerSettings = _field()
+    patience: int = _field(**AT_LEAST_ONE)
+    samplers: tuple[str, ...] = _field(
+        **_check(
+            lambda v: (
+                len(v) > 0
+                and len(set(v)) == len(v)
+                and all(x in _sampler_names() for x in v)
+            ),
+            "must be distinct negative samplers: " + ", ".join(_sampler_names()),
+        )
+    )
+    popularity_gamma: float = _field(**NON_NEGATIVE)
+    num_candidates: int = _field(**AT_LEAST_ONE)
+    softmax_temperature: float = _field(**POSITIVE)
+    aobpr_rank_scale: float = _field(**POSITIVE)
+    mode: Literal["weighted", "bandit"] = _field()
+    search_epochs: int = _field(**AT_LEAST_ONE)
+    arch_learning_rate: float = _field(**POSITIVE)
+    temperature_start: float = _field(**POSITIVE)
+    temperature_end: float = _field(**POSITIVE)
+    xi: float = _field(**NON_NEGATIVE)
+    val_batch_size: int = _field(**AT_LEAST_ONE)
+    select_fraction: float = _field(**FRACTION)
+    bandit_gamma: float = _field(**FRACTION)
+    bandit_reward_scale: float = _field(**POSITIVE)
+    retrain_init: Literal["search", "scratch"] = _field()
+    compare_scratch: bool = _field()
+    oracle: bool = _field()
+    test_mask: Literal["train", "train+val"] = _field()
+    ks: tuple[int, ...] = _field(**ALL_AT_LEAST_ONE)
+
+    def __post_init__(self):
+        path = "config.autosample"
+        if "mixgcf" in self.samplers and self.model != "lightgcn":
+            raise _fail(
+                f"{path}.samplers", self.samplers, "mixgcf needs model='lightgcn'"
+            )
+        if 10 not in self.ks:
+            raise _fail(f"{path}.ks", self.ks, "must include 10 (early stopping)")
+        if self.mode == "bandit" and self.search_epochs <= len(self.samplers):
+            raise _fail(
+                f"{path}.search_epochs",
+                self.search_epochs,
+                f"the bandit needs more epochs than samplers ({len(self.samplers)})",
+            )
+
+
+# ---------------------------------------------------------------------------------
 # The whole run.
 
 Method = Literal[
@@ -557,6 +614,7 @@ Method = Literal[
     "dconrec",
     "sequential",
     "distill_to_sequential",
+    "autosample",
 ]
 KRR_METRICS = ("hr", "recall", "hit", "precision", "ndcg", "mrr", "psp", "psp_norm")
 DISTILL_METRICS = ("hr", "ndcg")
@@ -576,6 +634,7 @@ class Settings:
     sequential: SequentialSettings | None = None
     adapter: AdapterSettings | None = None
     multvae: MultVAESettings | None = None
+    autosample: AutoSampleSettings | None = None
 
 
 def from_config(config: Any) -> Settings:
@@ -608,6 +667,10 @@ def from_config(config: Any) -> Settings:
     elif method == "dconrec":
         dconrec = build(DConRecSettings, config.dconrec, "config.dconrec")
         sections["dconrec"] = effective_dconrec(dconrec)
+    elif method == "autosample":
+        sections["autosample"] = build(
+            AutoSampleSettings, config.autosample, "config.autosample"
+        )
     if method in ("sequential", "distill_to_sequential"):
         sequential = build(SequentialSettings, config.sequential, "config.sequential")
         sections["sequential"] = sequential

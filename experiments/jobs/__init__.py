@@ -14,6 +14,7 @@ _JOBS = {
     "dconrec": "dconrec",
     "sequential": "sequential",
     "distill_to_sequential": "distill_to_sequential",
+    "autosample": "autosample",
 }
 
 

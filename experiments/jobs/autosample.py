@@ -1,0 +1,256 @@
+"""AutoSample job: sampler search, retraining, and (optionally) the exhaustive oracle.
+
+Stages:
+1. `_model_and_rows`: the model (`config.autosample.model`) and the training rows.
+2. `_search_and_retrain`: `autosample.autosample` (search, then retraining with the
+   chosen sampler from the search's parameters or from scratch; optionally also
+   from scratch for the comparison), one metrics.jsonl line per epoch.
+3. `_oracle`: every candidate sampler trained alone (`autosample.exhaustive_search`),
+   each result cached under `<workdir>/oracle/` as it finishes, so an interrupted
+   run resumes there.
+4. `_report`: results.json sections and `weights.png` (the weight trajectory).
+
+AutoSample-style, reconstructed from the abstract (infinite_ae/autosample).
+"""
+
+from __future__ import annotations
+
+import json
+import pathlib
+import time
+from typing import Any
+
+import numpy as np
+
+from experiments import plots
+from experiments import settings as settings_lib
+from infinite_ae import autosample, io, trainers
+from infinite_ae.data import Interactions
+
+
+def sampler_specs(cfg: settings_lib.AutoSampleSettings) -> tuple:
+    """(name, options) of each candidate sampler, options from the section."""
+    options = {
+        "popularity": {"gamma": cfg.popularity_gamma},
+        "dns": {"num_candidates": cfg.num_candidates},
+        "softmax_dns": {
+            "num_candidates": cfg.num_candidates,
+            "temperature": cfg.softmax_temperature,
+        },
+        "aobpr": {"rank_scale": cfg.aobpr_rank_scale},
+        "mixgcf": {"num_candidates": cfg.num_candidates},
+    }
+    return tuple((name, options.get(name, {})) for name in cfg.samplers)
+
+
+def _model_and_rows(cfg, data: Interactions):
+    trainer = cfg.trainer
+    kwargs = dict(
+        num_users=data.num_users,
+        num_items=data.num_items,
+        embedding_dim=trainer.embedding_dim,
+        reg_weight=trainer.reg_weight,
+    )
+    if cfg.model == "lightgcn":
+        kwargs["num_layers"] = trainer.num_layers
+    model = trainers.get_trainer(cfg.model)(**kwargs)
+    coo = data.train.tocoo()
+    return model, coo.row.astype(np.int32), coo.col.astype(np.int32)
+
+
+def fit_options(cfg) -> dict[str, Any]:
+    """`loop.fit` options of the section (retraining and the oracle)."""
+    return dict(
+        learning_rate=cfg.trainer.learning_rate,
+        batch_size=cfg.trainer.batch_size,
+        max_epochs=cfg.trainer.max_epochs,
+        patience=cfg.patience,
+        test_mask=cfg.test_mask,
+        ks=cfg.ks,
+    )
+
+
+def search_options(cfg) -> dict[str, Any]:
+    """Options of the search function of `cfg.mode`."""
+    common = dict(
+        epochs=cfg.search_epochs,
+        learning_rate=cfg.trainer.learning_rate,
+        batch_size=cfg.trainer.batch_size,
+        select_fraction=cfg.select_fraction,
+    )
+    if cfg.mode == "bandit":
+        return dict(
+            common, gamma=cfg.bandit_gamma, reward_scale=cfg.bandit_reward_scale
+        )
+    return dict(
+        common,
+        arch_learning_rate=cfg.arch_learning_rate,
+        temperature=(cfg.temperature_start, cfg.temperature_end),
+        xi=cfg.xi or None,
+        val_batch_size=cfg.val_batch_size,
+    )
+
+
+def _search_and_retrain(cfg, model, users, items, data, seed, writer):
+    offsets = {"search": 0, "retrain": 10_000, "scratch": 20_000}
+
+    def log(stage, epoch, record):
+        scalars = {
+            f"{stage}/{k}": v
+            for k, v in record.items()
+            if isinstance(v, int | float) and k != "epoch"
+        }
+        writer.write_scalars(offsets[stage] + epoch, scalars)
+
+    return autosample.autosample(
+        model,
+        users,
+        items,
+        data,
+        samplers=sampler_specs(cfg),
+        mode=cfg.mode,
+        retrain_init=cfg.retrain_init,
+        compare_scratch=cfg.compare_scratch,
+        search_options=search_options(cfg),
+        fit_options=fit_options(cfg),
+        seed=seed,
+        progress="autosample",
+        log_fn=log,
+    )
+
+
+def _oracle(cfg, model, users, items, data, seed, workdir: pathlib.Path):
+    """Every sampler alone, each cached in `<workdir>/oracle/<label>.json`."""
+    cache = workdir / "oracle"
+    cache.mkdir(parents=True, exist_ok=True)
+    specs = sampler_specs(cfg)
+    labels = autosample.selector.spec_labels(specs)
+    done = {}
+    for label in labels:
+        path = cache / f"{label}.json"
+        if path.exists():
+            done[label] = json.loads(path.read_text())
+    return autosample.exhaustive_search(
+        model,
+        users,
+        items,
+        data,
+        samplers=specs,
+        fit_options=fit_options(cfg),
+        seed=seed,
+        progress="oracle",
+        done=done,
+        on_result=lambda label, record: io.atomic_write_json(
+            cache / f"{label}.json", record
+        ),
+    )
+
+
+def _fit_record(fit) -> dict[str, Any]:
+    return {
+        "test": fit.test,
+        "val": fit.val,
+        "seconds": fit.seconds,
+        "epochs": fit.epochs,
+        "best_epoch": fit.best_epoch,
+    }
+
+
+def _report(result, oracle, workdir: pathlib.Path) -> dict[str, Any]:
+    search = result.search
+    plots.sampler_weights_figure(
+        search.trajectory.tolist(),
+        list(search.labels),
+        workdir / "weights.png",
+        title=f"AutoSample ({search.mode}): chose {search.selected_label}",
+    )
+    out = {
+        "test": result.retrain.test,
+        "val": result.retrain.val,
+        "autosample": {
+            "selected": search.selected_label,
+            "mode": search.mode,
+            "labels": list(search.labels),
+            "weights": dict(zip(search.labels, search.weights.tolist(), strict=True)),
+            "trajectory": search.trajectory.tolist(),
+            "search_history": search.history,
+            "retrain_init": result.retrain_init,
+            "retrain": _fit_record(result.retrain),
+            "search_seconds": search.seconds,
+            "total_seconds": result.seconds,
+        },
+    }
+    if result.scratch is not None:
+        out["scratch"] = _fit_record(result.scratch)
+    if oracle is not None:
+        out["oracle"] = dict(
+            oracle,
+            autosample_over_exhaustive_seconds=result.seconds / oracle["seconds"],
+        )
+    return out
+
+
+def run(settings: settings_lib.Settings, data: Interactions, ctx) -> dict[str, Any]:
+    """Searches, retrains and reports (see the module docstring)."""
+    cfg = settings.autosample
+    model, users, items = _model_and_rows(cfg, data)
+    t0 = time.perf_counter()
+    result = _search_and_retrain(
+        cfg, model, users, items, data, settings.seed, ctx.writer
+    )
+    timings = {"search": result.search.seconds, "retrain": result.retrain.seconds}
+    oracle = None
+    if cfg.oracle:
+        t1 = time.perf_counter()
+        oracle = _oracle(cfg, model, users, items, data, settings.seed, ctx.workdir)
+        timings["oracle"] = time.perf_counter() - t1
+    out = _report(result, oracle, ctx.workdir)
+    timings["autosample_total"] = time.perf_counter() - t0
+    out["timings"] = timings
+    return out
+
+
+def format_summary(results: dict[str, Any], metrics=("ndcg@20", "recall@20")) -> str:
+    """The chosen sampler, its weights and a table of the trainings run."""
+    info = results["autosample"]
+    weights = ", ".join(f"{k} {v:.3f}" for k, v in info["weights"].items())
+    lines = [
+        f"AutoSample ({info['mode']}): chose {info['selected']} (weights {weights})",
+        f"search {info['search_seconds']:.1f} s + retrain "
+        f"{info['retrain']['seconds']:.1f} s = {info['total_seconds']:.1f} s",
+    ]
+    rows = [("trained with", "val ndcg@10", *(f"test {m}" for m in metrics), "s")]
+
+    def add(name, record):
+        rows.append(
+            (
+                name,
+                f"{record['val']['ndcg@10']:.2f}",
+                *(f"{record['test'].get(m, float('nan')):.2f}" for m in metrics),
+                f"{record['seconds']:.1f}",
+            )
+        )
+
+    add(f"autosample ({info['retrain_init']} init)", info["retrain"])
+    if "scratch" in results:
+        add("chosen, from scratch", results["scratch"])
+    oracle = results.get("oracle")
+    if oracle:
+        for label, record in oracle["results"].items():
+            add(
+                f"alone: {label}" + (" (oracle)" if label == oracle["best"] else ""),
+                record,
+            )
+        lines.append(
+            f"exhaustive search {oracle['seconds']:.1f} s; AutoSample used "
+            f"{oracle['autosample_over_exhaustive_seconds']:.2f} of it"
+        )
+    widths = [max(len(r[c]) for r in rows) for c in range(len(rows[0]))]
+    lines.extend(
+        "  ".join(
+            cell.ljust(w) if c == 0 else cell.rjust(w)
+            for c, (cell, w) in enumerate(zip(row, widths, strict=True))
+        )
+        for row in rows
+    )
+    return "\n".join(lines)
