@@ -15,6 +15,7 @@ SCRIPTS = sorted(
 )
 # Where each script is told to write its files (all inside the test's tmp_path).
 _OUTPUT_FLAG = {
+    "autosample_bench.py": "--out={tmp}/autosample",
     "distill_budget_bench.py": "--out={tmp}/budget",
     "distill_step_bench.py": None,
     "sequential_budget_bench.py": "--out={tmp}/sequential",
