@@ -59,6 +59,7 @@ def _ml1m(config):
 def _ml100k(config):
     config.data.name = "movielens"
     config.data.variant = "ml-100k"
+    config.data.path = "movielens/ml-100k.zip"
     config.data.prefer_original_split = False
     return config
 
