@@ -5,14 +5,15 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from absl.testing import absltest, parameterized
 
 from infinite_ae import autosample
 from infinite_ae.autosample import mixture
 from infinite_ae.autosample import selector as selector_lib
 from infinite_ae.autosample import unroll as unroll_lib
-from infinite_ae.data import synthetic
-from infinite_ae.trainers import bpr_mf, lightgcn, negatives
+from infinite_ae.data import make_markov_sequences, synthetic
+from infinite_ae.trainers import bpr_mf, lightgcn, negatives, sasrec
 
 # float64 hypergradient vs jax.grad of the unroll (same maths, other order).
 HYPER_RTOL = 1e-9
@@ -233,6 +234,37 @@ class SearchTest(absltest.TestCase):
         self.assertEqual(seen, ["popularity"])  # the cached one is not retrained
         self.assertEqual(oracle["best"], "popularity")
         self.assertGreater(oracle["seconds"], 2.0)
+
+    @pytest.mark.slow
+    def test_sequential_search_and_warm_retraining(self):
+        seqs, _ = make_markov_sequences(150, 20, mean_length=8, seed=4)
+        model = sasrec.SASRec(
+            num_items=20,
+            max_len=8,
+            embedding_dim=16,
+            num_heads=1,
+            num_blocks=1,
+            dropout_rate=0.0,
+        )
+        result = autosample.sequential.autosample(
+            model,
+            seqs,
+            samplers=("uniform", "dns"),
+            loss="bce",
+            num_negatives=2,
+            search_options=dict(
+                epochs=3, learning_rate=1e-2, batch_size=64, val_batch_size=32
+            ),
+            fit_options=dict(learning_rate=1e-2, batch_size=64, max_epochs=2),
+        )
+        search = result.search
+        self.assertEqual(search.trajectory.shape, (3, 2))
+        np.testing.assert_allclose(search.trajectory.sum(1), 1.0, rtol=1e-5)
+        self.assertIn(search.selected_label, ("uniform", "dns"))
+        self.assertEqual(result.retrain.epochs, 2)
+        self.assertIn("ndcg@10", result.retrain.test)
+        with self.assertRaisesRegex(ValueError, "sampled loss"):
+            autosample.sequential.search(model, seqs, samplers=("uniform",), loss="ce")
 
     def test_bad_arguments(self):
         data = _data()

@@ -391,12 +391,12 @@ class TrainingTest(parameterized.TestCase):
             # The epoch at learning rate 0 (a traced hyperparameter: no new
             # compilation) reports the mean loss at `params` over the same batches,
             # negatives and dropout masks as the training epoch.
-            frozen = sequential._init_state(model, jax.random.key(0), 0.0)
+            frozen = sequential.init_train_state(model, jax.random.key(0), 0.0)
             frozen = frozen._replace(params=jax.tree.map(jnp.copy, params))
             _, stats = epoch(frozen, epoch_key, inputs, targets, weights, gbce_t)
             return float(stats["loss"])
 
-        state = sequential._init_state(model, jax.random.key(0), lr)
+        state = sequential.init_train_state(model, jax.random.key(0), lr)
         before_params = jax.tree.map(np.asarray, state.params)
         before = epoch_loss(state.params)
         state, stats = epoch(state, epoch_key, inputs, targets, weights, gbce_t)

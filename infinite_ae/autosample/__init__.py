@@ -17,8 +17,10 @@ a reconstruction:
   selection by the weights averaged over the last part of the search, retraining with
   the chosen sampler warm-started from the search's parameters (or from scratch).
 * `oracle`: the exhaustive search, every sampler trained alone.
+* `sequential`: the same search for SASRec / GRU4Rec sampled losses.
 """
 
+from infinite_ae.autosample import sequential
 from infinite_ae.autosample.mixture import (
     draw_negatives,
     mixture_weights,
@@ -52,5 +54,6 @@ __all__ = [
     "search",
     "search_bandit",
     "select_sampler",
+    "sequential",
     "validation_loss",
 ]

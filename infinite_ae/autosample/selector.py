@@ -124,6 +124,69 @@ def temperature_at(epoch: int, epochs: int, t0: float, t_min: float) -> float:
     return t0 * (t_min / t0) ** (epoch / (epochs - 1))
 
 
+def mixture_update(
+    state: SearchState,
+    losses: Array,
+    grads: PyTree,
+    sampler_states: tuple,
+    val_fn,
+    temperature: Array,
+    xi: Array,
+    count: Array,
+    *,
+    optimizer: optax.GradientTransformation,
+    arch_optimizer: optax.GradientTransformation,
+):
+    """One search step from a batch's per-sampler losses and gradients.
+
+    The sampler logits take an Adam step along the hypergradient of `val_fn`
+    (`unroll.hypergradient_of`), or along d L_train / d alpha = the losses when
+    `val_fn` is None (the degenerate objective); then theta takes an Adam step
+    with sum_s alpha_s g_s under the new weights. A batch without real rows
+    (count 0) changes nothing.
+
+    Returns:
+      (state, (mixed loss x count, losses x count, validation loss, alpha after the
+      step, real, count)), the scan outputs of a search epoch.
+    """
+    train = state.train
+    alpha, to_logits = jax.vjp(
+        lambda a: mixture.mixture_weights(a, temperature), state.logits
+    )
+    if val_fn is None:
+        d_alpha, val_loss = losses, jnp.zeros(())
+    else:
+        d_alpha, val_loss = unroll_lib.hypergradient_of(
+            val_fn, train.params, grads, alpha, xi
+        )
+    (d_logits,) = to_logits(d_alpha)
+    arch_updates, arch_opt_state = arch_optimizer.update(
+        d_logits, state.arch_opt_state, state.logits
+    )
+    logits = optax.apply_updates(state.logits, arch_updates)
+    alpha = mixture.mixture_weights(logits, temperature)
+    updates, opt_state = optimizer.update(
+        unroll_lib.combine(alpha, grads), train.opt_state, train.params
+    )
+    params = optax.apply_updates(train.params, updates)
+    new = SearchState(
+        loop.TrainState(params, opt_state, train.step + 1, sampler_states),
+        logits,
+        arch_opt_state,
+    )
+    real = count > 0
+    state = jax.tree.map(lambda a, c: jnp.where(real, a, c), new, state)
+    out_alpha = mixture.mixture_weights(state.logits, temperature)
+    return state, (
+        jnp.dot(alpha, losses) * count,
+        losses * count,
+        val_loss,
+        out_alpha,
+        real,
+        count,
+    )
+
+
 def search_epoch(
     state: SearchState,
     epoch_key: PRNGKey,
@@ -203,9 +266,7 @@ def search_epoch(
         losses, grads = unroll_lib.sampler_gradients(
             model, train.params, graph, u, i, negs, w
         )
-        alpha, to_logits = jax.vjp(
-            lambda a: mixture.mixture_weights(a, temperature), state.logits
-        )
+        val_fn = None
         if objective == "validation":
             rows = jax.random.randint(
                 jax.random.fold_in(val_key, b),
@@ -213,45 +274,25 @@ def search_epoch(
                 0,
                 val_users.shape[0],
             )
-            d_alpha, val_loss = unroll_lib.hypergradient(
+            val_fn = functools.partial(
+                unroll_lib.validation_loss,
                 model,
-                train.params,
-                graph,
-                grads,
-                alpha,
-                xi,
-                val_users[rows],
-                val_items[rows],
-                val_ones,
+                graph=graph,
+                users=val_users[rows],
+                items=val_items[rows],
+                weights=val_ones,
             )
-        else:
-            d_alpha, val_loss = losses, jnp.zeros(())
-        (d_logits,) = to_logits(d_alpha)
-        arch_updates, arch_opt_state = arch_optimizer.update(
-            d_logits, state.arch_opt_state, state.logits
-        )
-        logits = optax.apply_updates(state.logits, arch_updates)
-        alpha = mixture.mixture_weights(logits, temperature)
-        updates, opt_state = optimizer.update(
-            unroll_lib.combine(alpha, grads), train.opt_state, train.params
-        )
-        params = optax.apply_updates(train.params, updates)
-        new = SearchState(
-            loop.TrainState(params, opt_state, train.step + 1, sampler_states),
-            logits,
-            arch_opt_state,
-        )
-        count = jnp.sum(w)
-        real = count > 0
-        state = jax.tree.map(lambda a, c: jnp.where(real, a, c), new, state)
-        out_alpha = mixture.mixture_weights(state.logits, temperature)
-        return state, (
-            jnp.dot(alpha, losses) * count,
-            losses * count,
-            val_loss,
-            out_alpha,
-            real,
-            count,
+        return mixture_update(
+            state,
+            losses,
+            grads,
+            sampler_states,
+            val_fn,
+            temperature,
+            xi,
+            jnp.sum(w),
+            optimizer=optimizer,
+            arch_optimizer=arch_optimizer,
         )
 
     state, (loss_sum, sampler_sums, val_losses, alphas, real, counts) = jax.lax.scan(
@@ -412,33 +453,75 @@ def search(
     sampler_objs, rows, excluded, base_key, train = _setup(
         model, users, items, data, samplers, seed, learning_rate, batch_size
     )
-    num = len(sampler_objs)
-    arch_opt = make_arch_optimizer()
-    logits = jnp.zeros((num,), jnp.float32)
-    arch_state = arch_opt.init(logits)
-    arch_state.hyperparams["learning_rate"] = jnp.asarray(
-        arch_learning_rate, jnp.float32
-    )
-    state = SearchState(train, logits, arch_state)
-    labels = spec_labels(samplers)
+    state = init_search_state(train, len(sampler_objs), arch_learning_rate)
     epoch_fn = _jitted_search_epoch(
         model, sampler_objs, batch_size, val_batch_size, objective
     )
-    xi = learning_rate if xi is None else xi
     val = (jnp.asarray(val_users), jnp.asarray(val_items))
-    trajectory, history = [], []
-    bar = progress_lib.Progress(epochs, progress, unit="epoch") if progress else None
-    for epoch in range(epochs):
-        t = temperature_at(epoch, epochs, *temperature)
-        state, stats = epoch_fn(
+
+    def run_epoch(state, epoch, t):
+        return epoch_fn(
             state,
             jax.random.fold_in(base_key, epoch + 1),
             *rows,
             excluded,
             *val,
             jnp.float32(t),
-            jnp.float32(xi),
+            jnp.float32(learning_rate if xi is None else xi),
         )
+
+    return weighted_search_loop(
+        run_epoch,
+        state,
+        samplers,
+        epochs=epochs,
+        temperature=temperature,
+        select_fraction=select_fraction,
+        progress=progress,
+        log_fn=log_fn,
+        start=start,
+    )
+
+
+def init_search_state(
+    train: loop.TrainState, num_samplers: int, arch_learning_rate: float
+) -> SearchState:
+    """Uniform sampler weights (zero logits) and their Adam state."""
+    logits = jnp.zeros((num_samplers,), jnp.float32)
+    arch_state = make_arch_optimizer().init(logits)
+    arch_state.hyperparams["learning_rate"] = jnp.asarray(
+        arch_learning_rate, jnp.float32
+    )
+    return SearchState(train, logits, arch_state)
+
+
+def weighted_search_loop(
+    run_epoch,
+    state: SearchState,
+    samplers: Sequence[SamplerSpec],
+    *,
+    epochs: int,
+    temperature: tuple[float, float],
+    select_fraction: float,
+    progress: str | None,
+    log_fn,
+    start: float,
+) -> SearchResult:
+    """The shell of a weighted search: annealing, trajectory, logging, selection.
+
+    Args:
+      run_epoch: (state, epoch, temperature) -> (state, stats of a search epoch).
+      state: the initial `SearchState`.
+      samplers: the S sampler specs.
+      epochs, temperature, select_fraction, progress, log_fn: as `search`.
+      start: `time.perf_counter()` at the start of the search.
+    """
+    labels = spec_labels(samplers)
+    trajectory, history = [], []
+    bar = progress_lib.Progress(epochs, progress, unit="epoch") if progress else None
+    for epoch in range(epochs):
+        t = temperature_at(epoch, epochs, *temperature)
+        state, stats = run_epoch(state, epoch, t)
         real = np.asarray(stats["real"])
         trajectory.append(np.asarray(stats["alpha"])[real].mean(axis=0))
         record = {

@@ -97,10 +97,21 @@ def hypergradient(
     Returns:
       ([S] hypergradient, [] L_val(theta')).
     """
+    return hypergradient_of(
+        lambda p: validation_loss(model, p, graph, val_users, val_items, val_weights),
+        params,
+        grads,
+        alpha,
+        xi,
+    )
+
+
+def hypergradient_of(
+    val_loss_fn, params: PyTree, grads: PyTree, alpha: Array, xi
+) -> tuple[Array, Array]:
+    """`hypergradient` for any validation loss `val_loss_fn(params) -> []`."""
     unrolled = jax.tree.map(lambda p, g: p - xi * g, params, combine(alpha, grads))
-    val_loss, val_grad = jax.value_and_grad(
-        lambda p: validation_loss(model, p, graph, val_users, val_items, val_weights)
-    )(unrolled)
+    val_loss, val_grad = jax.value_and_grad(val_loss_fn)(unrolled)
     dots = jax.tree.map(
         lambda v, g: jnp.sum(g * v[None], axis=tuple(range(1, g.ndim))),
         val_grad,

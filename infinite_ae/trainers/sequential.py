@@ -329,7 +329,7 @@ def batch_loss(
 # Training epoch.
 
 
-def _negatives(key, model, sampler, state: loop.TrainState, inputs, targets, k):
+def batch_negatives(key, model, sampler, state: loop.TrainState, inputs, targets, k):
     """[B, L, k] negatives (item + 1) of a batch and the sampler's new state.
 
     Uniform negatives avoid the target by bounded rejection
@@ -428,7 +428,7 @@ def train_epoch(
         b, x, y, w = xs
         negs, sampler_state = None, state.sampler_state
         if loss != "ce":
-            negs, sampler_state = _negatives(
+            negs, sampler_state = batch_negatives(
                 jax.random.fold_in(negative_key, b),
                 model,
                 sampler,
@@ -600,12 +600,19 @@ def _jitted_init(model):
     return jax.jit(model.init)
 
 
-def _init_state(
-    model, init_key: PRNGKey, learning_rate: float, sampler_state: PyTree = ()
+def init_train_state(
+    model,
+    init_key: PRNGKey,
+    learning_rate: float,
+    sampler_state: PyTree = (),
+    params: PyTree | None = None,
 ) -> loop.TrainState:
     """`loop.init_state` with the flax init jitted (op by op, every initializer
-    compiles separately: seconds on CPU)."""
-    params = _jitted_init(model)(init_key)
+    compiles separately: seconds on CPU); `params` (copied) for a warm start."""
+    if params is None:
+        params = _jitted_init(model)(init_key)
+    else:  # a copy: jitted epochs donate the state's buffers
+        params = jax.tree.map(jnp.copy, params)
     opt_state = loop.make_optimizer().init(params)
     opt_state.hyperparams["learning_rate"] = jnp.asarray(learning_rate, jnp.float32)
     return loop.TrainState(params, opt_state, jnp.zeros((), jnp.int32), sampler_state)
@@ -649,6 +656,7 @@ def fit_sequential(
     num_negatives: int = 1,
     sampler: str = "uniform",
     sampler_options: dict[str, Any] | None = None,
+    init_params: PyTree | None = None,
     gbce_t: float = 0.75,
     learning_rate: float = 1e-3,
     batch_size: int = 128,
@@ -680,6 +688,8 @@ def fit_sequential(
       sampler: the negative sampler of "bce" / "gbce" (`negatives.get_sampler`;
         any but "mixgcf"); uniform by default.
       sampler_options: the sampler's options.
+      init_params: start from these parameters (a warm start) instead of a fresh
+        initialisation.
       gbce_t: gBCE calibration t (gSASRec 0.75).
       learning_rate: Adam learning rate.
       batch_size: windows per batch.
@@ -751,8 +761,12 @@ def fit_sequential(
     )
     epoch_fn = _jitted_epoch(model, loss, num_negatives, sampler_obj, batch_size)
     base_key = jax.random.key(seed)
-    state = _init_state(
-        model, jax.random.fold_in(base_key, 0), learning_rate, sampler_state
+    state = init_train_state(
+        model,
+        jax.random.fold_in(base_key, 0),
+        learning_rate,
+        sampler_state,
+        params=init_params,
     )
     gbce_t = jnp.asarray(gbce_t, jnp.float32)
     evaluate = functools.partial(
