@@ -99,7 +99,7 @@ _OUT = flags.DEFINE_string("out", "benchmarks/results/autosample_bench", "Stem."
 _SMOKE = flags.DEFINE_bool("smoke", False, "Small synthetic data, one model.")
 
 
-def _config(dataset: str, model: str):
+def _config(dataset: str, model: str, root: pathlib.Path):
     if _SMOKE.value:
         config = autosample_quick.get_config()
         config.data.synthetic.num_users = 200
@@ -114,6 +114,8 @@ def _config(dataset: str, model: str):
         cfg = config.autosample
     cfg.model = model
     cfg.oracle = True
+    # Shared by runs that differ only in search settings.
+    cfg.oracle_cache = str(root / "oracle_cache")
     cfg.compare_scratch = True
     if model == "lightgcn" and not _SMOKE.value:
         cfg.samplers = (*cfg.samplers, "mixgcf")
@@ -127,7 +129,9 @@ def _run(config, workdir: pathlib.Path) -> dict:
         results = json.loads(done.read_text())
         if results.get("config_hash") == workdir_lib.config_hash(config):
             return results
-    return pipeline.run(config, workdir)
+    # The oracle's trainings live in the shared cache, so a changed search
+    # setting replaces the run but reuses them.
+    return pipeline.run(config, workdir, overwrite=True)
 
 
 def _noise(config, results, workdir: pathlib.Path) -> list[float]:
@@ -254,7 +258,7 @@ def main(argv):
     rows = []
     for dataset in datasets_:
         for model in models:
-            config = _config(dataset, model)
+            config = _config(dataset, model, root)
             workdir = root / dataset / model
             results = _run(config, workdir)
             rows.append(_row(dataset, model, results, _noise(config, results, workdir)))

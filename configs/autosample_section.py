@@ -73,6 +73,10 @@ def get_section() -> ml_collections.ConfigDict:
     # Also train every sampler alone (the exhaustive oracle; S trainings, each
     # cached under <workdir>/oracle as it finishes).
     autosample.oracle = False
+    # Directory of the oracle's cached single-sampler trainings ("" = <workdir>/
+    # oracle); entries are keyed by data, model, trainer, sampler and seed, so
+    # runs that differ only in search settings share them.
+    autosample.oracle_cache = ""
     # Test-time mask: train (RecBole full sort) | train+val (∞-AE).
     autosample.test_mask = "train"
     # Ranking cut-offs of the reported metrics (10 drives early stopping).

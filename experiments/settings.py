@@ -583,6 +583,7 @@ class AutoSampleSettings:
     retrain_init: Literal["search", "scratch"] = _field()
     compare_scratch: bool = _field()
     oracle: bool = _field()
+    oracle_cache: str = _field()
     test_mask: Literal["train", "train+val"] = _field()
     ks: tuple[int, ...] = _field(**ALL_AT_LEAST_ONE)
 

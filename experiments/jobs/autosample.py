@@ -6,8 +6,9 @@ Stages:
    chosen sampler from the search's parameters or from scratch; optionally also
    from scratch for the comparison), one metrics.jsonl line per epoch.
 3. `_oracle`: every candidate sampler trained alone (`autosample.exhaustive_search`),
-   each result cached under `<workdir>/oracle/` as it finishes, so an interrupted
-   run resumes there.
+   each result cached as it finishes (`config.autosample.oracle_cache`, default
+   `<workdir>/oracle/`, keyed by what the training depends on), so an interrupted
+   run resumes there and runs that differ only in search settings share it.
 4. `_report`: results.json sections and `weights.png` (the weight trajectory).
 
 AutoSample-style, reconstructed from the abstract (infinite_ae/autosample).
@@ -15,6 +16,8 @@ AutoSample-style, reconstructed from the abstract (infinite_ae/autosample).
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 import json
 import pathlib
 import time
@@ -119,15 +122,38 @@ def _search_and_retrain(cfg, model, users, items, data, seed, writer):
     )
 
 
+def oracle_entry(cfg, data: Interactions, seed: int, spec) -> str:
+    """Cache file name of one sampler trained alone: its label and a hash of
+    everything that training depends on (data, model, trainer, sampler, seed),
+    so search settings can change without invalidating it."""
+    meta = {
+        "data": data.checksum(),
+        "model": cfg.model,
+        "trainer": dataclasses.asdict(cfg.trainer),
+        "fit": {
+            k: list(v) if isinstance(v, tuple) else v
+            for k, v in fit_options(cfg).items()
+        },
+        "sampler": list(autosample.selector.spec_parts(spec)),
+        "seed": seed,
+    }
+    digest = hashlib.sha256(json.dumps(meta, sort_keys=True).encode()).hexdigest()
+    return f"{autosample.selector.spec_parts(spec)[0]}-{digest[:12]}.json"
+
+
 def _oracle(cfg, model, users, items, data, seed, workdir: pathlib.Path):
-    """Every sampler alone, each cached in `<workdir>/oracle/<label>.json`."""
-    cache = workdir / "oracle"
+    """Every sampler alone, each cached in `cfg.oracle_cache` (default
+    `<workdir>/oracle`) under `oracle_entry`."""
+    cache = pathlib.Path(cfg.oracle_cache) if cfg.oracle_cache else workdir / "oracle"
     cache.mkdir(parents=True, exist_ok=True)
     specs = sampler_specs(cfg)
     labels = autosample.selector.spec_labels(specs)
+    paths = {
+        label: cache / oracle_entry(cfg, data, seed, spec)
+        for label, spec in zip(labels, specs, strict=True)
+    }
     done = {}
-    for label in labels:
-        path = cache / f"{label}.json"
+    for label, path in paths.items():
         if path.exists():
             done[label] = json.loads(path.read_text())
     return autosample.exhaustive_search(
@@ -140,9 +166,7 @@ def _oracle(cfg, model, users, items, data, seed, workdir: pathlib.Path):
         seed=seed,
         progress="oracle",
         done=done,
-        on_result=lambda label, record: io.atomic_write_json(
-            cache / f"{label}.json", record
-        ),
+        on_result=lambda label, record: io.atomic_write_json(paths[label], record),
     )
 
 
