@@ -22,7 +22,13 @@ from nbclient import NotebookClient
 from tests.conftest import PROJECT_ROOT
 
 NOTEBOOKS = PROJECT_ROOT / "notebooks"
-NAMES = ("01_quickstart", "02_distill_ml1m", "03_speedup_curves", "04_sequential")
+NAMES = (
+    "01_quickstart",
+    "02_distill_ml1m",
+    "03_speedup_curves",
+    "04_sequential",
+    "05_autosample",
+)
 # Read the real datasets (ML-1M): run with the slow set.
 SLOW = {"02_distill_ml1m"}
 # Seconds one cell may run at the ci scale (each notebook takes far less in all).
