@@ -242,6 +242,14 @@ def _jitted(model, sampler, batch_size: int):
     return epoch_fn, jax.jit(model.make_graph), jax.jit(model.embed)
 
 
+def clear_compiled() -> None:
+    """Forgets every compiled epoch, graph and embedding program (`_jitted`) and
+    JAX's own caches, so the next `fit` pays its compilation again (fair timing
+    of trainings that would otherwise share programs)."""
+    _jitted.cache_clear()
+    jax.clear_caches()
+
+
 @dataclasses.dataclass
 class FitResult:
     """Outcome of `fit`.
