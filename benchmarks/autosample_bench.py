@@ -142,7 +142,8 @@ def _noise(config, results, workdir: pathlib.Path) -> list[float]:
     values = [results["oracle"]["results"][best]["test"]["ndcg@20"]]
     data = None
     for seed in NOISE_SEEDS:
-        path = workdir / "noise" / f"{best}_seed{seed}.json"
+        # Beside the run, not in it: a changed search setting replaces the run.
+        path = workdir.parent / f"{workdir.name}_noise" / f"{best}_seed{seed}.json"
         if not path.exists():
             if data is None:
                 data = datasets.load(run_settings.data, seed=run_settings.seed)
