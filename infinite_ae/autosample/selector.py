@@ -629,7 +629,7 @@ def search_bandit(
     rng = np.random.default_rng([seed, 0xB4D17])
     states = list(train.sampler_state)
     train = train._replace(sampler_state=())
-    _, graph_fn, embed_fn = loop._jitted(model, sampler_objs[0], batch_size)
+    _, graph_fn, embed_fn = loop.compiled(model, sampler_objs[0], batch_size)
     graph = graph_fn(*rows)
 
     def val_ndcg(params):
@@ -644,7 +644,7 @@ def search_bandit(
     for epoch in range(epochs):
         probs = exp3_probabilities(log_w, gamma)
         arm = epoch if epoch < num else int(rng.choice(num, p=probs))
-        epoch_fn = loop._jitted(model, sampler_objs[arm], batch_size)[0]
+        epoch_fn = loop.compiled(model, sampler_objs[arm], batch_size)[0]
         state, stats = epoch_fn(
             train._replace(sampler_state=states[arm]),
             jax.random.fold_in(base_key, epoch + 1),

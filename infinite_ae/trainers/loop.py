@@ -222,7 +222,7 @@ def ranking_metrics(
 
 
 @functools.cache
-def _jitted(model, sampler, batch_size: int):
+def compiled(model, sampler, batch_size: int):
     """(epoch, graph, embed) functions jitted once per (model, sampler, batch size).
 
     Models and samplers are frozen dataclasses, so equal settings hit the cache and
@@ -243,10 +243,10 @@ def _jitted(model, sampler, batch_size: int):
 
 
 def clear_compiled() -> None:
-    """Forgets every compiled epoch, graph and embedding program (`_jitted`) and
+    """Forgets every compiled epoch, graph and embedding program (`compiled`) and
     JAX's own caches, so the next `fit` pays its compilation again (fair timing
     of trainings that would otherwise share programs)."""
-    _jitted.cache_clear()
+    compiled.cache_clear()
     jax.clear_caches()
 
 
@@ -370,7 +370,7 @@ def fit(
         sampler_state,
         params=init_params,
     )
-    epoch_fn, graph_fn, embed_fn = _jitted(model, sampler_obj, batch_size)
+    epoch_fn, graph_fn, embed_fn = compiled(model, sampler_obj, batch_size)
     if eval_embed is not None:
         embed_fn = eval_embed
     rows = tuple(jnp.asarray(x) for x in (users_p, items_p, weights_p))
