@@ -59,7 +59,12 @@ def get_section() -> ml_collections.ConfigDict:
     autosample.temperature_end = 0.2
     # Unroll step size xi of the hypergradient (0: the model's learning rate).
     autosample.xi = 0.0
-    # Validation rows per search step (full-softmax validation loss).
+    # The validation loss the weights follow: top_bpr (the validation item against
+    # the 20 items the model ranks highest, training items excluded: top-heavy like
+    # the metrics) | softmax (full-catalogue cross-entropy, which favours uniform
+    # negatives).
+    autosample.val_objective = "top_bpr"
+    # Validation rows per search step.
     autosample.val_batch_size = 1024
     # The weights averaged over this last fraction of the search select the sampler.
     autosample.select_fraction = 0.3

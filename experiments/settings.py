@@ -576,6 +576,7 @@ class AutoSampleSettings:
     temperature_start: float = _field(**POSITIVE)
     temperature_end: float = _field(**POSITIVE)
     xi: float = _field(**NON_NEGATIVE)
+    val_objective: Literal["top_bpr", "softmax"] = _field()
     val_batch_size: int = _field(**AT_LEAST_ONE)
     select_fraction: float = _field(**FRACTION)
     bandit_gamma: float = _field(**FRACTION)

@@ -139,6 +139,32 @@ class HypergradientTest(absltest.TestCase):
             )
             np.testing.assert_allclose(got, fd, rtol=FD_RTOL)
             self.assertGreater(float(jnp.max(jnp.abs(got))), 0.0)
+            # The top-heavy objective: its rivals are chosen without gradient, so
+            # the first-order formula is jax.grad through the unroll again.
+            keys = jnp.asarray(negatives.exclusion_keys(*_rows(data), data.num_items))
+            top_bpr = functools.partial(
+                unroll_lib.validation_loss,
+                model,
+                graph=None,
+                users=vu,
+                items=vi,
+                weights=vw,
+                objective="top_bpr",
+                excluded_keys=keys,
+                top_k=5,
+            )
+            _, grads = unroll_lib.sampler_gradients(model, params, None, u, i, negs, w)
+            got_top = unroll_lib.hypergradient_of(top_bpr, params, grads, alpha, xi)[0]
+
+            def unrolled_top(a):
+                theta = jax.tree.map(
+                    lambda p, g: p - xi * g, params, unroll_lib.combine(a, grads)
+                )
+                return top_bpr(theta)
+
+            np.testing.assert_allclose(
+                got_top, jax.grad(unrolled_top)(alpha), rtol=HYPER_RTOL
+            )
 
 
 class SearchTest(absltest.TestCase):

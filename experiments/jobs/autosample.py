@@ -91,6 +91,7 @@ def search_options(cfg) -> dict[str, Any]:
         temperature=(cfg.temperature_start, cfg.temperature_end),
         xi=cfg.xi or None,
         val_batch_size=cfg.val_batch_size,
+        val_objective=cfg.val_objective,
     )
 
 

@@ -23,29 +23,65 @@ import jax
 import jax.numpy as jnp
 
 from infinite_ae.autosample import mixture
+from infinite_ae.trainers import negatives as negatives_lib
 from infinite_ae.types import Array, PyTree
 
-OBJECTIVES = ("softmax",)
+VAL_OBJECTIVES = ("softmax", "top_bpr")
 
 
 def validation_loss(
-    model, params: PyTree, graph, users: Array, items: Array, weights: Array
+    model,
+    params: PyTree,
+    graph,
+    users: Array,
+    items: Array,
+    weights: Array,
+    *,
+    objective: str = "softmax",
+    excluded_keys: Array | None = None,
+    top_k: int = 20,
 ) -> Array:
-    """Full-softmax cross-entropy of validation positives over all items.
+    """A sampler-independent loss of validation positives over all items.
 
-    L_val = sum_b w_b (logsumexp_j s_uj - s_ui) / sum_b w_b, s the model's scores;
-    it does not depend on any negative sampler.
+    "softmax": full-softmax cross-entropy, per row logsumexp_j s_uj - s_ui (the
+    whole catalogue's likelihood). "top_bpr": top-heavy, as the ranking metrics:
+    mean_j softplus(s_uj - s_ui) over the `top_k` items the model currently ranks
+    highest (chosen without gradient), the target and `excluded_keys` (the user's
+    training items, masked at evaluation) left out. Rows are averaged with
+    `weights`.
 
     Args:
       model: a trainers model (`embed`).
       params, graph: the model.
       users, items: [Bv] validation rows (user, held-out item).
       weights: [Bv] float32 row weights.
+      objective: "softmax" or "top_bpr" (static).
+      excluded_keys: [N'] sorted flat keys never counted as competitors
+        ("top_bpr").
+      top_k: static number of competitors ("top_bpr").
     """
+    if objective not in VAL_OBJECTIVES:
+        raise ValueError(f"objective must be one of {VAL_OBJECTIVES}")
     user_emb, item_emb = model.embed(params, graph)
     logits = jnp.matmul(user_emb[users], item_emb.T, precision="highest")
     target = jnp.take_along_axis(logits, items[:, None], axis=1)[:, 0]
-    per_row = jax.nn.logsumexp(logits, axis=1) - target
+    if objective == "softmax":
+        per_row = jax.nn.logsumexp(logits, axis=1) - target
+    else:
+        num_items = logits.shape[1]
+        candidates = jnp.arange(num_items)[None, :]
+        masked = candidates == items[:, None]
+        if excluded_keys is not None:
+            masked = masked | negatives_lib.is_excluded(
+                excluded_keys,
+                jnp.broadcast_to(users[:, None], logits.shape),
+                jnp.broadcast_to(candidates, logits.shape),
+                num_items,
+            )
+        ranking = jnp.where(masked, -jnp.inf, jax.lax.stop_gradient(logits))
+        _, top = jax.lax.top_k(ranking, top_k)
+        rivals = jnp.take_along_axis(logits, top, axis=1)
+        per_row = jnp.mean(jax.nn.softplus(rivals - target[:, None]), axis=1)
     return jnp.sum(weights * per_row) / jnp.maximum(jnp.sum(weights), 1.0)
 
 
