@@ -157,5 +157,6 @@ print(f"every number: {WORKDIR / 'results.json'}")
 #   exported for RecBole.
 # * `03_speedup_curves`: training time against quality across budgets.
 # * `04_sequential`: SASRec, and distilled users turned into training sequences.
+# * `05_autosample`: negative samplers, and the AutoSample-style sampler search.
 # * Every experiment of the project is a config under `configs/` (README, "Running
 #   experiments"); `--config.FIELD=VALUE` overrides any field from the command line.
