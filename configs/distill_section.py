@@ -90,8 +90,38 @@ def get_section() -> ml_collections.ConfigDict:
     distill.baselines = ()
     # Models trained on the full data, on the summary and on as many random users,
     # with fit times and speed-ups (a table, results["compare"], compare.png):
-    # infinite_ae | ease.
+    # infinite_ae | ease | multvae | bprmf | lightgcn. BPR-MF and LightGCN train
+    # with config.dconrec.eval_settings.<model> and distill.bpr below.
     distill.compare = ()
+    # BPR-MF / LightGCN in the comparison: trained on a summary's (or random users')
+    # rows, they score the real users by fold-in (`adapters.foldin`), with early
+    # stopping on the real users' validation nDCG@10 (histories: the training
+    # split; at test: training + validation, the test queries of every model).
+    distill.bpr = bpr = ml_collections.ConfigDict()
+    # Summary -> BPR rows (`foldin.summary_rows`): global_topk (the summary's
+    # round(total mass) largest entries overall) | topk (each row's round(row
+    # mass) largest entries, or distill.topk_k) | sample (distill.num_samples draws
+    # from softmax(logits)) | threshold (entries >= distill.threshold).
+    # global_topk trained BPR-MF best on the ML-1M summary (benchmarks/README.md).
+    bpr.rows = "global_topk"
+    # Early stopping: evaluate every eval_every epochs, stop after `patience`
+    # evaluations without a better validation nDCG@10.
+    bpr.patience = 10
+    bpr.eval_every = 1
+    # Fold-in ridge λ during training (early stopping), relative to trace(VᵀV)/d
+    # of the item vectors; BPR-trained item vectors want a large one (on ML-1M 30
+    # beat 1 by 3-4 validation nDCG@10 points).
+    bpr.foldin_reg = 30.0
+    # After training, the fold-in λ is chosen on the real validation items from
+    # this grid (as λ of the closed-form models), and the test uses it.
+    bpr.foldin_reg_grid = (0.3, 1.0, 3.0, 10.0, 30.0, 100.0, 300.0)
+    # iALS confidence α (c_ui = 1 + α x_ui); 0 = plain ridge.
+    bpr.foldin_confidence = 0.0
+    # Use the fold-in λ as the ridge itself.
+    bpr.foldin_absolute_reg = False
+    # LightGCN ego vector of a folded-in user: ridge (solved so the final embedding
+    # fits the history) | zero (propagation only).
+    bpr.foldin_ego = "ridge"
     # Users per validation batch (0: all users in one batch).
     distill.val_batch_size = 0
     # Validate on this many users with validation items, a fixed random subset

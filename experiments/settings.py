@@ -279,6 +279,34 @@ class KernelOverride:
 
 
 @dataclasses.dataclass(frozen=True)
+class BPRCompareSettings:
+    """`config.distill.bpr`: BPR-MF / LightGCN in Distill-CF's comparison, trained
+    on a summary's rows and scoring real users by fold-in (`adapters.foldin`); the
+    models' own settings are `config.dconrec.eval_settings.<model>`."""
+
+    rows: Literal["global_topk", "topk", "sample", "threshold"] = _field()
+    patience: int = _field(**AT_LEAST_ONE)
+    eval_every: int = _field(**AT_LEAST_ONE)
+    foldin_reg: float = _field(**NON_NEGATIVE)
+    foldin_reg_grid: tuple[float, ...] = _field(**ALL_POSITIVE)
+    foldin_confidence: float = _field(**NON_NEGATIVE)
+    foldin_absolute_reg: bool = _field()
+    foldin_ego: Literal["ridge", "zero"] = _field()
+
+    def foldin_options(self, model: str, reg: float | None = None) -> dict[str, Any]:
+        """Keywords of `adapters.foldin.make_eval_embed` for ``model`` (λ: ``reg``,
+        default `foldin_reg`)."""
+        options = {
+            "reg": self.foldin_reg if reg is None else reg,
+            "confidence": self.foldin_confidence,
+            "absolute_reg": self.foldin_absolute_reg,
+        }
+        if model == "lightgcn":
+            options["ego"] = self.foldin_ego
+        return options
+
+
+@dataclasses.dataclass(frozen=True)
 class DistillSettings:
     """`config.distill` (the fields are documented in configs/distill_section.py)."""
 
@@ -317,7 +345,10 @@ class DistillSettings:
     baselines: tuple[
         Literal["random_users", "head_users", "random_interactions"], ...
     ] = _field()
-    compare: tuple[Literal["infinite_ae", "ease", "multvae"], ...] = _field()
+    compare: tuple[
+        Literal["infinite_ae", "ease", "multvae", "bprmf", "lightgcn"], ...
+    ] = _field()
+    bpr: BPRCompareSettings = _field()
     val_batch_size: int = _field(**NON_NEGATIVE)
     val_users: int = _field(**NON_NEGATIVE)
 
@@ -347,7 +378,8 @@ class DistillSettings:
 
 @dataclasses.dataclass(frozen=True)
 class TrainerSettings:
-    """`config.dconrec.eval_settings.<model>`: one gradient-trained model."""
+    """`config.dconrec.eval_settings.<model>`: one gradient-trained model (also read
+    by Distill-CF's comparison, `Settings.trainers`)."""
 
     learning_rate: float = _field(**POSITIVE)
     batch_size: int = _field(**AT_LEAST_ONE)
@@ -427,6 +459,18 @@ class DConRecSettings:
             raise _fail(
                 f"{path}.outer_lr_schedule", self.outer_lr_schedule, "needs step 0"
             )
+
+
+def _trainers(config: Any, names: tuple[str, ...]) -> dict[str, TrainerSettings]:
+    """`config.dconrec.eval_settings.<name>` of each of ``names`` (fields named)."""
+    section = config.dconrec.eval_settings
+    path = "config.dconrec.eval_settings"
+    missing = [name for name in names if name not in section.keys()]
+    if missing:
+        raise SettingsError(f"{path}: needs settings for {missing}")
+    return {
+        name: build(TrainerSettings, section[name], f"{path}.{name}") for name in names
+    }
 
 
 OFFICIAL_OVERRIDES = {
@@ -637,6 +681,7 @@ class Settings:
     adapter: AdapterSettings | None = None
     multvae: MultVAESettings | None = None
     autosample: AutoSampleSettings | None = None
+    trainers: dict[str, TrainerSettings] | None = None
 
 
 def from_config(config: Any) -> Settings:
@@ -683,6 +728,13 @@ def from_config(config: Any) -> Settings:
     ):
         sections["multvae"] = build(MultVAESettings, config.multvae, "config.multvae")
         check_metric("config.model.select_metric", model.select_metric, ks, KRR_METRICS)
+    bpr_models = tuple(
+        name
+        for name in getattr(sections.get("distill"), "compare", ())
+        if name in ("bprmf", "lightgcn")
+    )
+    if bpr_models:
+        sections["trainers"] = _trainers(config, bpr_models)
     if method in ("infinite_ae", "ease") or (
         method == "sequential" and {"ease", "infinite_ae"} & set(sequential.floors)
     ):

@@ -181,13 +181,25 @@ class SummaryRowsTest(absltest.TestCase):
     def test_topk_keeps_the_row_mass_of_largest_entries(self):
         rng = np.random.default_rng(5)
         summary = rng.random((6, 20)).astype(np.float32) * 0.3
-        users, items = foldin.summary_rows(summary)
+        users, items = foldin.summary_rows(summary, mode="topk")
         counts = np.bincount(users, minlength=6)
         np.testing.assert_array_equal(counts, np.rint(summary.sum(1)).astype(int))
         for u in range(6):
             kept = set(items[users == u])
             top = set(np.argsort(-summary[u])[: counts[u]])
             self.assertEqual(kept, top)
+
+    def test_global_topk_keeps_the_summary_mass_of_largest_entries(self):
+        rng = np.random.default_rng(6)
+        summary = rng.random((6, 20)).astype(np.float32) * 0.3
+        users, items = foldin.summary_rows(summary)
+        num = int(np.rint(summary.sum()))
+        self.assertLen(users, num)
+        kept = np.zeros_like(summary, bool)
+        kept[users, items] = True
+        self.assertGreaterEqual(summary[kept].min(), summary[~kept].max())
+        users, _ = foldin.summary_rows(summary, num_entries=7)
+        self.assertLen(users, 7)
 
     def test_sample_and_threshold(self):
         summary = np.array([[0.9, 0.1, 0.6], [0.2, 0.7, 0.3]], np.float32)

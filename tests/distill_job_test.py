@@ -5,10 +5,13 @@ import pathlib
 import tempfile
 
 import numpy as np
+import pytest
 from absl.testing import absltest
 
 from configs import distill_quick
 from experiments import pipeline
+from experiments import settings as settings_lib
+from experiments.jobs import compare as compare_lib
 from experiments.jobs import distill_cf
 from infinite_ae import data as data_lib
 
@@ -94,6 +97,58 @@ class DistillJobTest(absltest.TestCase):
             {k: v for k, v in r.items() if "steps_per_sec" not in k} for r in recs
         ]
         self.assertEqual(strip(log(workdir)), strip(log(self.root / "uninterrupted")))
+
+
+def _bpr_config(models):
+    config = _config()
+    config.distill.baselines = ()
+    config.distill.compare = models
+    config.distill.bpr.foldin_reg_grid = (1.0, 30.0)
+    for name in ("bprmf", "lightgcn"):
+        trainer = config.dconrec.eval_settings[name]
+        trainer.embedding_dim, trainer.max_epochs = 8, 3
+        trainer.batch_size, trainer.learning_rate = 1024, 1e-2
+    config.dconrec.eval_settings.lightgcn.num_layers = 2
+    return config
+
+
+class BPRComparisonTest(absltest.TestCase):
+    def test_bprmf_on_a_summary_scores_real_users_by_fold_in(self):
+        settings = settings_lib.from_config(_bpr_config(("bprmf",)))
+        data = data_lib.make_synthetic(200, 120, mean_degree=10.0, seed=0)
+        summary = np.random.default_rng(0).random((8, 120)).astype(np.float32) / 6
+        record = compare_lib.train_and_test(
+            "bprmf", summary, data, settings, kernel_spec=None, negatives=None
+        )
+        self.assertEqual(record["users"], 8)
+        # global_topk: as many rows as the summary's mass.
+        self.assertEqual(record["rows"], round(float(summary.sum())))
+        self.assertIn(record["foldin_reg"], (1.0, 30.0))
+        self.assertEqual(sorted(record["val_by_foldin_reg"]), ["1", "30"])
+        self.assertBetween(record["epochs"], 1, 3)
+        self.assertBetween(record["test"]["ndcg@10"], 0.0, 100.0)
+        self.assertEqual(record["test"]["num_users"], 200)
+
+    # Six BPR-MF / LightGCN fits after a distillation: about a minute.
+    @pytest.mark.slow
+    def test_bprmf_and_lightgcn_on_full_distilled_and_random_users(self):
+        workdir = pathlib.Path(tempfile.mkdtemp()) / "bpr_compare"
+        compared = pipeline.run(_bpr_config(("bprmf", "lightgcn")), workdir)["compare"]
+        for name in ("bprmf", "lightgcn"):
+            records = compared[name]
+            self.assertEqual(
+                [records[k]["users"] for k in ("full", "distilled", "random_users")],
+                [200, 8, 8],
+            )
+            # The summary's rows: its γ · S = 64 largest entries.
+            self.assertEqual(records["distilled"]["rows"], 8 * 8)
+            self.assertNotIn("foldin_reg", records["full"])  # its own user vectors
+            self.assertEqual(records["full"]["speedup"], 1.0)
+            for record in records.values():
+                self.assertBetween(record["epochs"], 1, 3)
+                self.assertBetween(record["test"]["ndcg@10"], 0.0, 100.0)
+                self.assertIn("auc", record["test"])
+        self.assertTrue((workdir / "compare.png").exists())
 
 
 class SelectMetricTest(absltest.TestCase):

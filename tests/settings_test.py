@@ -59,6 +59,8 @@ def _config(method="infinite_ae"):
         ("multvae", "multvae.dropout_rate", 1.5, r"config.multvae.dropout_rate=1.5: must be in \[0, 1\]"),
         ("multvae", "multvae.learning_rate", 0.0, r"config.multvae.learning_rate=0.0: must be > 0"),
         ("distill_cf", "distill.compare", ("vae",), r"config.distill.compare\[0\]='vae': valid:"),
+        ("distill_cf", "distill.bpr.foldin_reg", -1.0, r"config.distill.bpr.foldin_reg=-1.0: must be >= 0"),
+        ("distill_cf", "distill.bpr.foldin_ego", "mean", r"config.distill.bpr.foldin_ego='mean': valid: 'ridge', 'zero'"),
         ("distill_to_sequential", "adapter.sets", "all", r"config.adapter.sets='all': valid: 'sampled', 'kept'"),
     ],
 )  # fmt: skip
@@ -86,6 +88,21 @@ def test_unused_sections_are_not_checked():
     config = _config("infinite_ae")
     config.dconrec.budget = -0.5  # not read by an ∞-AE run
     assert settings.from_config(config).dconrec is None
+
+
+def test_bpr_models_in_the_comparison_read_the_trainer_section():
+    config = _config("distill_cf")
+    assert settings.from_config(config).trainers is None
+    config.distill.compare = ("ease", "lightgcn")
+    run = settings.from_config(config)
+    assert list(run.trainers) == ["lightgcn"]
+    assert run.distill.bpr.foldin_options("lightgcn")["ego"] == "ridge"
+    config.dconrec.eval_settings.lightgcn.learning_rate = 0.0
+    with pytest.raises(
+        settings.SettingsError,
+        match=r"config.dconrec.eval_settings.lightgcn.learning_rate=0.0: must be > 0",
+    ):
+        settings.from_config(config)
 
 
 def test_official_preset_is_applied():

@@ -10,9 +10,10 @@ Stateful shell around `infinite_ae.distill`, in named stages:
 4. `_evaluate_support`: ∞-AE on the kept summary, λ chosen on validation, then test;
 5. `_export`: `distilled.npz` / `.inter` / `.csv` under the workdir;
 6. `_baselines`: the same evaluation on real-user baselines of the same budget;
-7. `_compare`: with `distill.compare`, ∞-AE / EASE trained on the full data, the
-   summary and random users of the same budget, with fit times and speed-ups
-   (`experiments/jobs/compare.py`; a table and `compare.png`).
+7. `_compare`: with `distill.compare`, ∞-AE / EASE / Mult-VAE / BPR-MF / LightGCN
+   trained on the full data, the summary and random users of the same budget, with
+   fit times and speed-ups (`experiments/jobs/compare.py`; a table and
+   `compare.png`).
 
 Randomness comes from the named streams of `STREAMS`: the Gumbel key of step t is
 ``fold_in(key("gumbel"), t)``, the validation key ``fold_in(key("val_gumbel"), t)``
@@ -46,7 +47,14 @@ from infinite_ae.data.interactions import Interactions, rows_to_dense
 from infinite_ae.distill import baselines, export, validation
 
 STREAMS = streams_lib.StreamTable(
-    numpy={"init": 1, "batches": 2, "val_users": 3, "export": 4, "baselines": 5},
+    numpy={
+        "init": 1,
+        "batches": 2,
+        "val_users": 3,
+        "export": 4,
+        "baselines": 5,
+        "compare_rows": 7,
+    },
     jax={"gumbel": 0, "val_gumbel": 1},
 )
 """The job's random streams (plus the shared `auc_negatives`)."""
@@ -530,19 +538,22 @@ def _baselines(setup: _Setup, data, streams, negatives, timings) -> dict[str, An
     return results
 
 
-def _compare(settings, setup: _Setup, data, streams, negatives, support, ctx):
+def _compare(settings, setup: _Setup, data, streams, negatives, carry, ctx):
     """Stage 7: each `distill.compare` model on full / distilled / random users."""
     if not setup.cfg.compare:
         return {}
     random_rows = _baseline_rows(
         "random_users", data, setup.cfg.num_users, streams.rng("baselines")
     )
+    support = np.asarray(carry["best_support"], np.float32)
     comparison = compare_lib.compare(
         settings,
         data,
         {"full": None, "distilled": support, "random_users": random_rows},
         kernel_spec=setup.eval_spec,
         negatives=negatives,
+        summary_logits=np.asarray(carry["best_logits"], np.float32),
+        rng=streams.rng("compare_rows"),
     )
     plots.comparison_figure(comparison, ctx.workdir / "compare.png")
     logging.info("comparison plot: %s", ctx.workdir / "compare.png")
@@ -590,7 +601,7 @@ def run(settings: settings_lib.Settings, data: Interactions, ctx) -> dict[str, A
     timings["export"] = time.perf_counter() - t0
     baseline_results = _baselines(setup, data, streams, negatives, timings)
     t0 = time.perf_counter()
-    comparison = _compare(settings, setup, data, streams, negatives, support, ctx)
+    comparison = _compare(settings, setup, data, streams, negatives, carry, ctx)
     if comparison:
         timings["compare"] = time.perf_counter() - t0
     timings["job_total"] = time.perf_counter() - t_begin

@@ -36,7 +36,8 @@ The eval-embedding builders (`make_eval_embed`) return the ``eval_embed`` hook o
 `trainers.loop.fit`: (params, graph) -> ([U, d] folded-in real users, [I, d] items).
 
 `summary_rows` turns a continuous Distill-CF summary into the (user, positive item)
-rows BPR trainers take, through `distill.export.binarize` (benchmarks/README.md,
+rows BPR trainers take, through `distill.export.binarize`; its default keeps the
+summary's largest entries overall, as many as its mass (benchmarks/README.md,
 "BPR-MF and LightGCN on the Distill-CF summary", for the measured choice).
 """
 
@@ -570,32 +571,43 @@ def make_eval_embed(model: Any, histories: Any, **options: Any) -> EvalEmbed:
 # ----------------------------------------------------------------------------------
 # Summary -> BPR training rows.
 
-ROW_MODES = ("topk", "sample", "threshold")
+ROW_MODES = ("global_topk", "topk", "sample", "threshold")
 
 
 def summary_rows(
     summary: ArrayLike,
     *,
-    mode: str = "topk",
+    mode: str = "global_topk",
     logits: ArrayLike | None = None,
     rng: np.random.Generator | None = None,
     k: int | None = None,
+    num_entries: int | None = None,
     num_samples: int = 200,
     threshold: float = 0.5,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(user, positive item) training rows of a continuous summary.
 
-    The summary is binarised by `distill.export.binarize` (its modes: "topk", each
-    row's k largest entries with k = round(row mass) by default; "sample", the
-    union of ``num_samples`` categorical draws from softmax(logits); "threshold",
-    entries ≥ threshold) and every kept entry becomes one row.
+    The summary is binarised by `distill.export.binarize` and every kept entry
+    becomes one row. Modes:
+
+    * "global_topk": the ``num_entries`` largest entries of the whole summary
+      (default round(total mass), as many as the summary's mass; ties at the cut
+      are kept): binarize's threshold at the num_entries-th largest value. Rows
+      keep as many items as their entries stand out, so row lengths vary.
+    * "topk": each row's k largest entries (k = round(row mass) by default).
+    * "sample": the union of ``num_samples`` categorical draws from softmax(logits).
+    * "threshold": entries ≥ ``threshold``.
+
+    On the ML-1M summary "global_topk" trains BPR-MF best (benchmarks/README.md,
+    "BPR-MF and LightGCN on the Distill-CF summary").
 
     Args:
       summary: [S, I] continuous summary (dense or sparse).
-      mode: "topk" | "sample" | "threshold".
+      mode: "global_topk" | "topk" | "sample" | "threshold".
       logits: [S, I] the summary's logits (mode "sample").
       rng: NumPy generator (mode "sample").
       k: items per row for "topk" (None: round(row mass), at least 1).
+      num_entries: entries kept by "global_topk" (None: round(total mass)).
       num_samples: draws per row for "sample".
       threshold: t for "threshold".
 
@@ -606,7 +618,11 @@ def summary_rows(
       ValueError: an unknown mode, a missing logits / rng for "sample", a summary
         that is not 2-D, or one that yields no rows.
 
-    >>> users, items = summary_rows(np.array([[0.9, 0.1, 0.6], [0.2, 0.7, 0.3]]))
+    >>> summary = np.array([[0.9, 0.1, 0.6], [0.2, 0.7, 0.3]])
+    >>> users, items = summary_rows(summary, mode="topk")
+    >>> users.tolist(), items.tolist()
+    ([0, 0, 1], [0, 2, 1])
+    >>> users, items = summary_rows(summary)  # the 3 largest entries overall
     >>> users.tolist(), items.tolist()
     ([0, 0, 1], [0, 2, 1])
     """
@@ -618,6 +634,13 @@ def summary_rows(
         raise ValueError(f"summary must be [S, I], got shape {dense.shape}")
     if mode == "sample" and (logits is None or rng is None):
         raise ValueError("mode='sample' needs the summary's logits and an rng")
+    if mode == "global_topk":
+        if num_entries is None:
+            num_entries = int(np.rint(dense.sum(dtype=np.float64)))
+        num_entries = int(np.clip(num_entries, 1, dense.size))
+        flat = dense.reshape(-1)
+        threshold = float(np.partition(flat, flat.size - num_entries)[-num_entries])
+        mode = "threshold"
     binary = export.binarize(
         dense,
         dense if logits is None else np.asarray(logits, np.float32),
