@@ -41,7 +41,8 @@ def _batch(model, samplers, params, graph, data, size=64, key=0):
     counts = np.bincount(_rows(data)[1], minlength=data.num_items)
     states = tuple(negatives.init_sampler_state(s, counts, model) for s in samplers)
     w = jnp.ones(users.shape)
-    negs, _ = mixture.draw_negatives(
+    draw = jax.jit(mixture.draw_negatives, static_argnums=(1, 2))
+    negs, _ = draw(
         jax.random.key(key),
         model,
         samplers,
@@ -153,9 +154,20 @@ class HypergradientTest(absltest.TestCase):
                 excluded_keys=keys,
                 top_k=5,
             )
-            _, grads = unroll_lib.sampler_gradients(model, params, None, u, i, negs, w)
-            got_top = unroll_lib.hypergradient_of(top_bpr, params, grads, alpha, xi)[0]
 
+            @jax.jit
+            def top_first_order(alpha):
+                _, grads = unroll_lib.sampler_gradients(
+                    model, params, None, u, i, negs, w
+                )
+                return unroll_lib.hypergradient_of(top_bpr, params, grads, alpha, xi)[0]
+
+            _, grads = jax.jit(unroll_lib.sampler_gradients, static_argnums=0)(
+                model, params, None, u, i, negs, w
+            )
+            got_top = top_first_order(alpha)
+
+            @jax.jit
             def unrolled_top(a):
                 theta = jax.tree.map(
                     lambda p, g: p - xi * g, params, unroll_lib.combine(a, grads)
@@ -163,7 +175,7 @@ class HypergradientTest(absltest.TestCase):
                 return top_bpr(theta)
 
             np.testing.assert_allclose(
-                got_top, jax.grad(unrolled_top)(alpha), rtol=HYPER_RTOL
+                got_top, jax.jit(jax.grad(unrolled_top))(alpha), rtol=HYPER_RTOL
             )
 
 
@@ -192,6 +204,7 @@ class SearchTest(absltest.TestCase):
         self.assertGreater(result.trajectory[-1, 1], 0.95)
         self.assertEqual(result.trajectory.shape, (6, 2))
 
+    @pytest.mark.slow
     def test_weighted_search_records_weights_and_retrains_warm(self):
         data = _data()
         model = bpr_mf.BPRMF(data.num_users, data.num_items, 8)
@@ -227,6 +240,7 @@ class SearchTest(absltest.TestCase):
             result.scratch.history[0]["val/ndcg@10"],
         )
 
+    @pytest.mark.slow
     def test_bandit_search_and_exhaustive_oracle(self):
         data = _data()
         model = bpr_mf.BPRMF(data.num_users, data.num_items, 8)

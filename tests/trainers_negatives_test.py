@@ -5,6 +5,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 import scipy.stats
 from absl.testing import absltest, parameterized
 
@@ -312,6 +313,7 @@ class MixGCFTest(absltest.TestCase):
             )
 
 
+@pytest.mark.slow
 class TrainEpochTest(parameterized.TestCase):
     # One sampler per input kind (ids, scores, layers) and a stateful one; every
     # sampler's draws are checked above.

@@ -14,6 +14,7 @@ import tempfile
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from absl.testing import absltest, parameterized
 
 from experiments.jobs import sequential as sequential_job
@@ -437,6 +438,7 @@ class TrainingTest(parameterized.TestCase):
             self.assertEqual(set(out), keys | {"num_users"})
             self.assertEqual(out["num_users"], data.num_interactions[split])
 
+    @pytest.mark.slow
     def test_sampled_loss_takes_any_sampler(self):
         # The ids path (popularity) and the hidden-state path (DNS); every
         # sampler's draws are checked in trainers_negatives_test.py.
