@@ -256,6 +256,7 @@ def main(argv):
     root = pathlib.Path(_WORKROOT.value or tempfile.mkdtemp(prefix="autosample_"))
     logging.info("runs and cells under %s", root)
     bar = progress.Progress(len(datasets_) * len(models), "autosample", unit="pair")
+    stem = pathlib.Path(_OUT.value)
     rows = []
     for dataset in datasets_:
         for model in models:
@@ -263,20 +264,10 @@ def main(argv):
             workdir = root / dataset / model
             results = _run(config, workdir)
             rows.append(_row(dataset, model, results, _noise(config, results, workdir)))
+            _write(rows, stem)  # after every pair: an interrupted sweep keeps them
             bar.update(pair=f"{model}/{dataset}")
     bar.close()
-    record = {
-        "benchmark": "autosample",
-        "smoke": _SMOKE.value,
-        "within_noise": sum(r["within_noise"] for r in rows),
-        "at_least_median": sum(r["at_least_median"] for r in rows),
-        "pairs": len(rows),
-        "rows": rows,
-        **pipeline.environment(),
-    }
-    stem = pathlib.Path(_OUT.value)
-    io.atomic_write_json(stem.with_suffix(".json"), record)
-    _plot(rows, stem)
+    record = _write(rows, stem)
     print(
         json.dumps(
             {
@@ -286,6 +277,21 @@ def main(argv):
         )
     )
     _print(rows)
+
+
+def _write(rows, stem: pathlib.Path) -> dict:
+    record = {
+        "benchmark": "autosample",
+        "smoke": _SMOKE.value,
+        "within_noise": sum(r["within_noise"] for r in rows),
+        "at_least_median": sum(r["at_least_median"] for r in rows),
+        "pairs": len(rows),
+        "rows": rows,
+        **pipeline.environment(),
+    }
+    io.atomic_write_json(stem.with_suffix(".json"), record)
+    _plot(rows, stem)
+    return record
 
 
 if __name__ == "__main__":
