@@ -68,7 +68,7 @@ def _scientific(config):
     # The set view of UniSRec's leave-one-out split (one validation and one test
     # item per user).
     config.data.name = "sequences_recbole"
-    config.data.path = "unisrec_scientific/Scientific"
+    config.data.path = "unisrec_scientific"
     config.data.rating_threshold = None
     return config
 

@@ -38,7 +38,7 @@ DATASETS = {
         "sequences_movielens",
         "movielens/ml-1m/ratings.users0001-2999.partial.dat.gz",
     ),
-    "scientific": ("sequences_recbole", "unisrec_scientific/Scientific"),
+    "scientific": ("sequences_recbole", "unisrec_scientific"),
 }
 
 _DATASETS = flags.DEFINE_list("datasets", list(DATASETS), "Datasets to run.")

@@ -305,3 +305,14 @@ def test_cli_passes_overwrite(tmp_path, monkeypatch):
             assert calls[-1] == (str(tmp_path), expected)
     finally:
         flags.FLAGS.unparse_flags()
+
+
+@pytest.mark.slow
+def test_real_data_configs_find_their_files(real_data):
+    """Every real-data path a config names resolves through the shell's loader."""
+    from configs import sasrec_scientific  # noqa: PLC0415
+
+    real_data("unisrec_scientific/Scientific.train.inter.gz")
+    run_settings = settings.from_config(sasrec_scientific.get_config())
+    sequences = datasets.load(run_settings.data, seed=run_settings.seed)
+    assert (sequences.num_users, sequences.num_items) == (8442, 4385)
