@@ -300,12 +300,20 @@ def search_epoch(
             arch_optimizer=arch_optimizer,
         )
 
-    state, (loss_sum, sampler_sums, val_losses, alphas, real, counts) = jax.lax.scan(
+    state, outputs = jax.lax.scan(
         body, state, (jnp.arange(nb), batches(users), batches(items), batches(weights))
     )
+    return state, epoch_stats(outputs)
+
+
+def epoch_stats(outputs) -> dict[str, Array]:
+    """A search epoch's statistics from the scanned `mixture_update` outputs:
+    losses averaged over counted rows (or positions), the validation loss over
+    real batches, alpha after every batch."""
+    loss_sum, sampler_sums, val_losses, alphas, real, counts = outputs
     rows = jnp.maximum(jnp.sum(counts), 1.0)
     num_real = jnp.maximum(jnp.sum(real), 1)
-    return state, {
+    return {
         "loss": jnp.sum(loss_sum) / rows,
         "sampler_losses": jnp.sum(sampler_sums, 0) / rows,
         "val_loss": jnp.sum(jnp.where(real, val_losses, 0.0)) / num_real,

@@ -176,20 +176,12 @@ def search_epoch(
             arch_optimizer=selector.make_arch_optimizer(),
         )
 
-    state, (loss_sum, sampler_sums, val_losses, alphas, real, counts) = jax.lax.scan(
+    state, outputs = jax.lax.scan(
         body,
         state,
         (jnp.arange(nb), batches(inputs), batches(targets), batches(weights)),
     )
-    tokens = jnp.maximum(jnp.sum(counts), 1.0)
-    num_real = jnp.maximum(jnp.sum(real), 1)
-    return state, {
-        "loss": jnp.sum(loss_sum) / tokens,
-        "sampler_losses": jnp.sum(sampler_sums, 0) / tokens,
-        "val_loss": jnp.sum(jnp.where(real, val_losses, 0.0)) / num_real,
-        "alpha": alphas,
-        "real": real,
-    }
+    return state, selector.epoch_stats(outputs)
 
 
 @functools.cache
