@@ -242,6 +242,14 @@ def compiled(model, sampler, batch_size: int):
     return epoch_fn, jax.jit(model.make_graph), jax.jit(model.embed)
 
 
+def make_sampler(model, name: str, options, items, num_items: int):
+    """(sampler, its initial state) from a name, options and the training items
+    (their counts feed popularity sampling)."""
+    sampler = negatives_lib.get_sampler(name, num_items=num_items, **(options or {}))
+    counts = np.bincount(np.asarray(items, np.int64), minlength=num_items)
+    return sampler, negatives_lib.init_sampler_state(sampler, counts, model)
+
+
 def clear_compiled() -> None:
     """Forgets every compiled epoch, graph and embedding program (`compiled`) and
     JAX's own caches, so the next `fit` pays its compilation again (fair timing
@@ -355,11 +363,9 @@ def fit(
     if exclude is None:
         exclude = (users, items)
     excluded = jnp.asarray(negatives_lib.exclusion_keys(*exclude, num_items))
-    sampler_obj = negatives_lib.get_sampler(
-        sampler, num_items=num_items, **(sampler_options or {})
+    sampler_obj, sampler_state = make_sampler(
+        model, sampler, sampler_options, items, num_items
     )
-    item_counts = np.bincount(np.asarray(items, np.int64), minlength=num_items)
-    sampler_state = negatives_lib.init_sampler_state(sampler_obj, item_counts, model)
     optimizer = make_optimizer()
     base_key = jax.random.key(seed)
     state = init_state(
