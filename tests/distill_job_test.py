@@ -113,6 +113,7 @@ def _bpr_config(models):
 
 
 class BPRComparisonTest(absltest.TestCase):
+    @pytest.mark.slow  # three BPR-MF trainings and a distillation: about 5 s
     def test_bprmf_on_a_summary_scores_real_users_by_fold_in(self):
         settings = settings_lib.from_config(_bpr_config(("bprmf",)))
         data = data_lib.make_synthetic(200, 120, mean_degree=10.0, seed=0)

@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from absl.testing import absltest
 
 from infinite_ae import evaluation, models
@@ -100,6 +101,7 @@ class MultVAETest(absltest.TestCase):
 
 
 class MultVAETrainingTest(absltest.TestCase):
+    @pytest.mark.slow  # a full training: about 6 s
     def test_learns_more_than_popularity(self):
         data = make_synthetic(400, 120, mean_degree=15.0, seed=0)
         model = multvae.MultVAE(

@@ -17,6 +17,7 @@ only the ranking is followed (Spearman >= 0.8).
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from absl.testing import absltest
 from scipy import stats
 
@@ -81,6 +82,7 @@ def _user_degrees(data) -> np.ndarray:
     return sum(np.diff(m.indptr) for m in (data.train, data.val, data.test))
 
 
+@pytest.mark.slow  # generates 10k Netflix-shaped users once: about 10 s
 class CalibratedNetflixTest(absltest.TestCase):
     """Realised item popularity of a calibrated Netflix shape (10k users, all items)."""
 

@@ -21,6 +21,7 @@ def _config():
     return config
 
 
+@pytest.mark.slow  # a training and three floors through the shell: about 10 s
 def test_sequential_job_writes_results_and_floors(tmp_path):
     results = pipeline.run(_config(), tmp_path)
     written = json.loads((tmp_path / "results.json").read_text())

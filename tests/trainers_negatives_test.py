@@ -164,6 +164,7 @@ class SamplerTest(parameterized.TestCase):
         expected = np.asarray(candidates)[np.arange(NUM_USERS), scores.argmax(1)]
         np.testing.assert_array_equal(soft_neg, expected)
 
+    @pytest.mark.slow  # trains a model, then samples with four samplers: about 5 s
     def test_hard_samplers_pick_higher_scored_items_than_uniform(self):
         users, items = _positives()
         batch_users = jnp.asarray(np.repeat(np.arange(2, NUM_USERS), 200), jnp.int32)
@@ -272,6 +273,7 @@ class SequenceNegativesTest(parameterized.TestCase):
 
 
 class MixGCFTest(absltest.TestCase):
+    @pytest.mark.slow  # compiles LightGCN's loss both ways: about 8 s
     def test_mixed_loss_with_pure_candidate_equals_item_loss(self):
         users, items = _positives()
         model = lightgcn.LightGCN(NUM_USERS, NUM_ITEMS, DIM, backend="segment_sum")

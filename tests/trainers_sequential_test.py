@@ -500,6 +500,7 @@ class TrainingTest(parameterized.TestCase):
         windows = seqs.training_windows(FIT_LEN)[1]
         self.assertEqual(result.tokens_per_epoch, int(np.sum(windows > 0)))
 
+    @pytest.mark.slow  # three fits: about 10 s
     def test_an_interrupted_fit_resumes_to_the_same_end(self):
         seqs, _ = _fit_data()
         seqs = seqs.subset(np.arange(150))
