@@ -32,9 +32,10 @@ NUM_CPU_DEVICES = 4
 jax.config.update("jax_numpy_rank_promotion", "raise")
 jax.config.update("jax_num_cpu_devices", NUM_CPU_DEVICES)
 
-# A script for a separate jax 0.5.3 environment (it needs neural-tangents and turns
-# on 64-bit mode at import): never import it while collecting doctests.
-collect_ignore = ["make_nt_reference.py"]
+# Scripts for separate environments, never imported while collecting doctests: a
+# jax 0.5.3 one (it needs neural-tangents and turns on 64-bit mode at import) and a
+# torch one (sentence-transformers).
+collect_ignore = ["make_nt_reference.py", "make_minilm_reference.py"]
 
 
 def data_root() -> pathlib.Path:
