@@ -11,9 +11,12 @@ import ml_collections
 
 def get_section() -> ml_collections.ConfigDict:
     autosample = ml_collections.ConfigDict()
-    # The negative-sampling model: bprmf | lightgcn.
+    # The negative-sampling model: bprmf | lightgcn (BPR loss on the set view,
+    # trained as `trainer` below) | sasrec | gru4rec (sequence data; the backbone, its
+    # sampled loss bce | gbce and its training, patience and metrics come from
+    # config.sequential, whose model must match; weighted mode only).
     autosample.model = "bprmf"
-    # The model's training (retraining, from-scratch comparison and the oracle).
+    # BPR-MF / LightGCN training (retraining, from-scratch comparison and oracle).
     autosample.trainer = trainer = ml_collections.ConfigDict()
     # Adam learning rate (also theta's in the search).
     trainer.learning_rate = 1e-3

@@ -175,8 +175,7 @@ def run(
         job = jobs.get_job(run_settings.method)
         data_start = time.perf_counter()
         data = datasets.load(run_settings.data, seed=run_settings.seed)
-        sequential = "sequential" in run_settings.method
-        if not sequential and hasattr(data, "to_interactions"):
+        if not run_settings.uses_sequences and hasattr(data, "to_interactions"):
             data = data.to_interactions()  # the set view of a sequence dataset
         data_seconds = time.perf_counter() - data_start
         logging.info("data %s: %s (%.1f s)", data.name, data.summary(), data_seconds)

@@ -390,6 +390,7 @@ class TrainerSettings:
 
 
 TrainerName = Literal["bprmf", "lightgcn"]
+SEQUENTIAL_MODELS = ("sasrec", "gru4rec")
 
 
 def _sampler_names() -> tuple[str, ...]:
@@ -597,7 +598,7 @@ class AdapterSettings:
 class AutoSampleSettings:
     """`config.autosample` (documented in configs/autosample_section.py)."""
 
-    model: TrainerName = _field()
+    model: Literal["bprmf", "lightgcn", "sasrec", "gru4rec"] = _field()
     trainer: TrainerSettings = _field()
     patience: int = _field(**AT_LEAST_ONE)
     samplers: tuple[str, ...] = _field(
@@ -640,6 +641,12 @@ class AutoSampleSettings:
             )
         if 10 not in self.ks:
             raise _fail(f"{path}.ks", self.ks, "must include 10 (early stopping)")
+        if self.mode == "bandit" and self.model in SEQUENTIAL_MODELS:
+            raise _fail(
+                f"{path}.mode",
+                self.mode,
+                f"SASRec / GRU4Rec ({self.model!r}) search in the weighted mode",
+            )
         if self.mode == "bandit" and self.search_epochs <= len(self.samplers):
             raise _fail(
                 f"{path}.search_epochs",
@@ -683,6 +690,13 @@ class Settings:
     autosample: AutoSampleSettings | None = None
     trainers: dict[str, TrainerSettings] | None = None
 
+    @property
+    def uses_sequences(self) -> bool:
+        """Whether the job reads `Sequences` (else the set view, `Interactions`)."""
+        return "sequential" in self.method or (
+            self.autosample is not None and self.autosample.model in SEQUENTIAL_MODELS
+        )
+
 
 def from_config(config: Any) -> Settings:
     """Validates ``config`` into `Settings` before anything is loaded.
@@ -718,9 +732,25 @@ def from_config(config: Any) -> Settings:
         sections["autosample"] = build(
             AutoSampleSettings, config.autosample, "config.autosample"
         )
-    if method in ("sequential", "distill_to_sequential"):
+    sequential_model = getattr(sections.get("autosample"), "model", None)
+    if method in ("sequential", "distill_to_sequential") or (
+        sequential_model in SEQUENTIAL_MODELS
+    ):
         sequential = build(SequentialSettings, config.sequential, "config.sequential")
         sections["sequential"] = sequential
+    if sequential_model in SEQUENTIAL_MODELS:
+        if sequential.model != sequential_model:
+            raise _fail(
+                "config.sequential.model",
+                sequential.model,
+                f"must be config.autosample.model ({sequential_model!r})",
+            )
+        if sequential.loss not in ("bce", "gbce"):
+            raise _fail(
+                "config.sequential.loss",
+                sequential.loss,
+                "AutoSample searches the negatives of a sampled loss: bce or gbce",
+            )
     if method == "distill_to_sequential":
         sections["adapter"] = build(AdapterSettings, config.adapter, "config.adapter")
     if method == "multvae" or "multvae" in getattr(
@@ -742,12 +772,18 @@ def from_config(config: Any) -> Settings:
     if model.dtype == "float64" and method != "infinite_ae" and method != "ease":
         raise _fail("config.model.dtype", model.dtype, f"{method} runs in float32 only")
     data = build(DataSettings, config.data, "config.data")
-    if "sequential" in method and data.name not in SEQUENCE_DATA:
+    if (
+        "sequential" in method or sequential_model in SEQUENTIAL_MODELS
+    ) and data.name not in SEQUENCE_DATA:
+        what = f"config.method={method!r}" + (
+            f" with config.autosample.model={sequential_model!r}"
+            if method == "autosample"
+            else ""
+        )
         raise _fail(
             "config.data.name",
             data.name,
-            f"config.method={method!r} needs sequence data: "
-            + ", ".join(SEQUENCE_DATA),
+            f"{what} needs sequence data: " + ", ".join(SEQUENCE_DATA),
         )
     return Settings(
         method=method,

@@ -25,6 +25,29 @@ def _config():
     return config
 
 
+def _sasrec_config():
+    config = _config()
+    config.data.name = "markov"
+    config.data.synthetic.num_users = 150
+    config.data.synthetic.num_items = 30
+    config.data.synthetic.mean_degree = 8.0
+    config.autosample.model = "sasrec"
+    seq = config.sequential
+    seq.model = "sasrec"
+    seq.loss = "bce"
+    seq.num_negatives = 2
+    seq.max_len = 8
+    seq.embedding_dim = 16
+    seq.num_blocks = 1
+    seq.num_heads = 1
+    seq.dropout_rate = 0.0
+    seq.learning_rate = 1e-2
+    seq.batch_size = 64
+    seq.max_epochs = 2
+    config.autosample.val_batch_size = 32
+    return config
+
+
 @pytest.mark.slow
 class AutoSampleJobTest(absltest.TestCase):
     def test_artefacts_and_oracle_cache(self):
@@ -52,6 +75,19 @@ class AutoSampleJobTest(absltest.TestCase):
         again = pipeline.run(_config(), workdir)
         self.assertEqual(again["oracle"]["results"]["dns"]["seconds"], 1234.5)
 
+    def test_sasrec_searches_its_sampled_loss(self):
+        workdir = pathlib.Path(tempfile.mkdtemp()) / "autosample_sasrec"
+        results = pipeline.run(_sasrec_config(), workdir)
+        info = results["autosample"]
+        self.assertIn(info["selected"], ("uniform", "dns"))
+        self.assertLen(info["trajectory"], 3)
+        self.assertEqual(info["retrain"]["epochs"], 2)
+        for key in ("ndcg@10", "recall@20", "mrr@10"):
+            self.assertIn(key, results["test"])
+        self.assertEqual(set(results["oracle"]["results"]), {"uniform", "dns"})
+        self.assertLen(list((workdir / "oracle").glob("*.json")), 2)
+        self.assertEqual(results["data"]["num_users"], 150)
+
 
 class AutoSampleSettingsTest(absltest.TestCase):
     def test_errors_name_the_field(self):
@@ -67,6 +103,27 @@ class AutoSampleSettingsTest(absltest.TestCase):
         config.autosample.mode = "bandit"
         config.autosample.search_epochs = 2  # the bandit visits 2 samplers first
         with self.assertRaisesRegex(settings.SettingsError, "search_epochs"):
+            settings.from_config(config)
+
+    def test_sequential_models_need_a_sampled_loss_and_sequences(self):
+        self.assertTrue(settings.from_config(_sasrec_config()).uses_sequences)
+        self.assertFalse(settings.from_config(_config()).uses_sequences)
+        config = _sasrec_config()
+        config.sequential.loss = "ce"
+        with self.assertRaisesRegex(settings.SettingsError, "sequential.loss.*bce"):
+            settings.from_config(config)
+        config = _sasrec_config()
+        config.sequential.model = "gru4rec"
+        with self.assertRaisesRegex(settings.SettingsError, "sequential.model"):
+            settings.from_config(config)
+        config = _sasrec_config()
+        config.data.name = "synthetic"
+        with self.assertRaisesRegex(settings.SettingsError, "data.name.*sequence"):
+            settings.from_config(config)
+        config = _sasrec_config()
+        config.autosample.mode = "bandit"
+        config.autosample.search_epochs = 4
+        with self.assertRaisesRegex(settings.SettingsError, "autosample.mode"):
             settings.from_config(config)
 
 

@@ -179,6 +179,42 @@ class HypergradientTest(absltest.TestCase):
             )
 
 
+class SequentialValidationLossTest(absltest.TestCase):
+    def test_matches_a_per_user_loop(self):
+        num_items, top_k = 8, 4
+        model = sasrec.SASRec(
+            num_items=num_items, max_len=5, embedding_dim=8, num_heads=1, num_blocks=1
+        )
+        params = model.init(jax.random.key(0))
+        # item + 1, right-aligned. The second user's 5 history items and target
+        # leave 2 competitors (< top_k); the third repeats one item.
+        histories = np.array(
+            [[0, 0, 3, 7, 1], [2, 3, 4, 5, 6], [0, 0, 5, 5, 5]], np.int32
+        )
+        items = np.array([4, 0, 4], np.int32)
+        scores = np.asarray(model.scores(params, jnp.asarray(histories)), np.float64)
+        top_terms, softmax_terms = [], []
+        for s, history, item in zip(scores, histories, items, strict=True):
+            softmax_terms.append(np.log(np.exp(s).sum()) - s[item])
+            blocked = {h - 1 for h in history if h > 0} | {int(item)}
+            competitors = [j for j in np.argsort(-s) if j not in blocked][:top_k]
+            top_terms.extend(np.log1p(np.exp(s[j] - s[item])) for j in competitors)
+        self.assertLen(top_terms, 4 + 2 + 4)
+        for objective, expected in (
+            ("top_bpr", np.mean(top_terms)),
+            ("softmax", np.mean(softmax_terms)),
+        ):
+            got = autosample.sequential.validation_loss(
+                model,
+                params,
+                jnp.asarray(histories),
+                jnp.asarray(items),
+                objective=objective,
+                top_k=top_k,
+            )
+            np.testing.assert_allclose(float(got), expected, rtol=1e-5)
+
+
 class SearchTest(absltest.TestCase):
     def test_training_loss_collapses_onto_the_easiest_sampler(self):
         # Uniform negatives are the easiest (lowest loss); DNS picks the hardest of
@@ -305,6 +341,21 @@ class SearchTest(absltest.TestCase):
         self.assertIn("ndcg@10", result.retrain.test)
         with self.assertRaisesRegex(ValueError, "sampled loss"):
             autosample.sequential.search(model, seqs, samplers=("uniform",), loss="ce")
+        seen = []
+        oracle = autosample.sequential.exhaustive_search(
+            model,
+            seqs,
+            samplers=("uniform", "dns"),
+            loss="bce",
+            num_negatives=2,
+            fit_options=dict(learning_rate=1e-2, batch_size=64, max_epochs=2),
+            done={"uniform": {"val": {"ndcg@10": -1.0}, "seconds": 2.0}},
+            on_result=lambda label, record: seen.append(label),
+        )
+        self.assertEqual(seen, ["dns"])  # the cached one is not retrained
+        self.assertEqual(oracle["best"], "dns")
+        self.assertEqual(oracle["results"]["dns"]["epochs"], 2)
+        self.assertGreater(oracle["seconds"], 2.0)
 
     def test_bad_arguments(self):
         data = _data()

@@ -1,12 +1,17 @@
 """AutoSample job: sampler search, retraining, and (optionally) the exhaustive oracle.
 
+Models: BPR-MF and LightGCN (`config.autosample.trainer`, BPR loss over the
+set view) or SASRec and GRU4Rec (`config.sequential`: the backbone, its sampled
+loss "bce" / "gbce" and its training, on leave-one-out sequences).
+
 Stages:
-1. `_model_and_rows`: the model (`config.autosample.model`) and the training rows.
-2. `_search_and_retrain`: `autosample.autosample` (search, then retraining with the
-   chosen sampler from the search's parameters or from scratch; optionally also
-   from scratch for the comparison), one metrics.jsonl line per epoch.
-3. `_oracle`: every candidate sampler trained alone (`autosample.exhaustive_search`),
-   each result cached as it finishes (`config.autosample.oracle_cache`, default
+1. `_model_and_data`: the model (`config.autosample.model`) and its training data.
+2. `_search_and_retrain`: `autosample.autosample` (or `autosample.sequential.
+   autosample`: search, then retraining with the chosen sampler from the search's
+   parameters or from scratch; optionally also from scratch for the comparison),
+   one metrics.jsonl line per epoch.
+3. `_oracle`: every candidate sampler trained alone (`exhaustive_search`), each
+   result cached as it finishes (`config.autosample.oracle_cache`, default
    `<workdir>/oracle/`, keyed by what the training depends on), so an interrupted
    run resumes there and runs that differ only in search settings share it.
 4. `_report`: results.json sections and `weights.png` (the weight trajectory).
@@ -27,8 +32,11 @@ import numpy as np
 
 from experiments import plots
 from experiments import settings as settings_lib
+from experiments.jobs import sequential as sequential_job
 from infinite_ae import autosample, io, trainers
-from infinite_ae.data import Interactions
+from infinite_ae.data import Interactions, Sequences
+
+Data = Interactions | Sequences
 
 
 def sampler_specs(cfg: settings_lib.AutoSampleSettings) -> tuple:
@@ -46,7 +54,17 @@ def sampler_specs(cfg: settings_lib.AutoSampleSettings) -> tuple:
     return tuple((name, options.get(name, {})) for name in cfg.samplers)
 
 
-def _model_and_rows(cfg, data: Interactions):
+def _sequential(cfg: settings_lib.AutoSampleSettings) -> bool:
+    return cfg.model in settings_lib.SEQUENTIAL_MODELS
+
+
+def _model_and_data(settings: settings_lib.Settings, data: Data):
+    """(model, training data): (SASRec / GRU4Rec, (sequences,)) or (BPR-MF /
+    LightGCN, (users, items, data))."""
+    cfg = settings.autosample
+    if _sequential(cfg):
+        model = sequential_job.build_model(settings.sequential, data.num_items)
+        return model, (data,)
     trainer = cfg.trainer
     kwargs = dict(
         num_users=data.num_users,
@@ -58,11 +76,25 @@ def _model_and_rows(cfg, data: Interactions):
         kwargs["num_layers"] = trainer.num_layers
     model = trainers.get_trainer(cfg.model)(**kwargs)
     coo = data.train.tocoo()
-    return model, coo.row.astype(np.int32), coo.col.astype(np.int32)
+    return model, (coo.row.astype(np.int32), coo.col.astype(np.int32), data)
 
 
-def fit_options(cfg) -> dict[str, Any]:
-    """`loop.fit` options of the section (retraining and the oracle)."""
+def fit_options(cfg, sequential=None) -> dict[str, Any]:
+    """Options of the retraining and the oracle's trainings: `loop.fit`'s from the
+    section, or `fit_sequential`'s from ``sequential`` (`config.sequential`) for
+    SASRec / GRU4Rec."""
+    if _sequential(cfg):
+        return dict(
+            gbce_t=sequential.gbce_t,
+            learning_rate=sequential.learning_rate,
+            batch_size=sequential.batch_size,
+            max_epochs=sequential.max_epochs,
+            patience=sequential.patience,
+            eval_every=sequential.eval_every,
+            mask_history=sequential.mask_history,
+            ks=sequential.ks,
+            min_batches_per_epoch=sequential.min_batches_per_epoch,
+        )
     return dict(
         learning_rate=cfg.trainer.learning_rate,
         batch_size=cfg.trainer.batch_size,
@@ -73,12 +105,14 @@ def fit_options(cfg) -> dict[str, Any]:
     )
 
 
-def search_options(cfg) -> dict[str, Any]:
-    """Options of the search function of `cfg.mode`."""
+def search_options(cfg, sequential=None) -> dict[str, Any]:
+    """Options of the search function of `cfg.mode` (the model's learning rate and
+    batch size from ``sequential`` for SASRec / GRU4Rec)."""
+    trainer = sequential if _sequential(cfg) else cfg.trainer
     common = dict(
         epochs=cfg.search_epochs,
-        learning_rate=cfg.trainer.learning_rate,
-        batch_size=cfg.trainer.batch_size,
+        learning_rate=trainer.learning_rate,
+        batch_size=trainer.batch_size,
         select_fraction=cfg.select_fraction,
     )
     if cfg.mode == "bandit":
@@ -95,7 +129,8 @@ def search_options(cfg) -> dict[str, Any]:
     )
 
 
-def _search_and_retrain(cfg, model, users, items, data, seed, writer):
+def _search_and_retrain(settings, model, train_data, writer):
+    cfg, seq = settings.autosample, settings.sequential
     offsets = {"search": 0, "retrain": 10_000, "scratch": 20_000}
 
     def log(stage, epoch, record):
@@ -106,34 +141,39 @@ def _search_and_retrain(cfg, model, users, items, data, seed, writer):
         }
         writer.write_scalars(offsets[stage] + epoch, scalars)
 
-    return autosample.autosample(
-        model,
-        users,
-        items,
-        data,
+    common = dict(
         samplers=sampler_specs(cfg),
-        mode=cfg.mode,
         retrain_init=cfg.retrain_init,
         compare_scratch=cfg.compare_scratch,
-        search_options=search_options(cfg),
-        fit_options=fit_options(cfg),
-        seed=seed,
+        search_options=search_options(cfg, seq),
+        fit_options=fit_options(cfg, seq),
+        seed=settings.seed,
         progress="autosample",
         log_fn=log,
     )
+    if _sequential(cfg):
+        return autosample.sequential.autosample(
+            model,
+            *train_data,
+            loss=seq.loss,
+            num_negatives=seq.num_negatives,
+            **common,
+        )
+    return autosample.autosample(model, *train_data, mode=cfg.mode, **common)
 
 
-def oracle_entry(cfg, data: Interactions, seed: int, spec) -> str:
+def oracle_entry(cfg, data: Data, seed: int, spec, sequential=None) -> str:
     """Cache file name of one sampler trained alone: its label and a hash of
     everything that training depends on (data, model, trainer, sampler, seed),
     so search settings can change without invalidating it."""
+    trainer = sequential if _sequential(cfg) else cfg.trainer
     meta = {
         "data": data.checksum(),
         "model": cfg.model,
-        "trainer": dataclasses.asdict(cfg.trainer),
+        "trainer": dataclasses.asdict(trainer),
         "fit": {
             k: list(v) if isinstance(v, tuple) else v
-            for k, v in fit_options(cfg).items()
+            for k, v in fit_options(cfg, sequential).items()
         },
         "sampler": list(autosample.selector.spec_parts(spec)),
         "seed": seed,
@@ -142,43 +182,35 @@ def oracle_entry(cfg, data: Interactions, seed: int, spec) -> str:
     return f"{autosample.selector.spec_parts(spec)[0]}-{digest[:12]}.json"
 
 
-def _oracle(cfg, model, users, items, data, seed, workdir: pathlib.Path):
+def _oracle(settings, model, train_data, workdir: pathlib.Path):
     """Every sampler alone, each cached in `cfg.oracle_cache` (default
     `<workdir>/oracle`) under `oracle_entry`."""
+    cfg, seq, data = settings.autosample, settings.sequential, train_data[-1]
     cache = pathlib.Path(cfg.oracle_cache) if cfg.oracle_cache else workdir / "oracle"
     cache.mkdir(parents=True, exist_ok=True)
     specs = sampler_specs(cfg)
     labels = autosample.selector.spec_labels(specs)
     paths = {
-        label: cache / oracle_entry(cfg, data, seed, spec)
+        label: cache / oracle_entry(cfg, data, settings.seed, spec, seq)
         for label, spec in zip(labels, specs, strict=True)
     }
     done = {}
     for label, path in paths.items():
         if path.exists():
             done[label] = json.loads(path.read_text())
-    return autosample.exhaustive_search(
-        model,
-        users,
-        items,
-        data,
+    common = dict(
         samplers=specs,
-        fit_options=fit_options(cfg),
-        seed=seed,
+        fit_options=fit_options(cfg, seq),
+        seed=settings.seed,
         progress="oracle",
         done=done,
         on_result=lambda label, record: io.atomic_write_json(paths[label], record),
     )
-
-
-def _fit_record(fit) -> dict[str, Any]:
-    return {
-        "test": fit.test,
-        "val": fit.val,
-        "seconds": fit.seconds,
-        "epochs": fit.epochs,
-        "best_epoch": fit.best_epoch,
-    }
+    if _sequential(cfg):
+        return autosample.sequential.exhaustive_search(
+            model, data, loss=seq.loss, num_negatives=seq.num_negatives, **common
+        )
+    return autosample.exhaustive_search(model, *train_data, **common)
 
 
 def _report(result, oracle, workdir: pathlib.Path) -> dict[str, Any]:
@@ -200,13 +232,13 @@ def _report(result, oracle, workdir: pathlib.Path) -> dict[str, Any]:
             "trajectory": search.trajectory.tolist(),
             "search_history": search.history,
             "retrain_init": result.retrain_init,
-            "retrain": _fit_record(result.retrain),
+            "retrain": autosample.oracle.fit_record(result.retrain),
             "search_seconds": search.seconds,
             "total_seconds": result.seconds,
         },
     }
     if result.scratch is not None:
-        out["scratch"] = _fit_record(result.scratch)
+        out["scratch"] = autosample.oracle.fit_record(result.scratch)
     if oracle is not None:
         out["oracle"] = dict(
             oracle,
@@ -215,19 +247,17 @@ def _report(result, oracle, workdir: pathlib.Path) -> dict[str, Any]:
     return out
 
 
-def run(settings: settings_lib.Settings, data: Interactions, ctx) -> dict[str, Any]:
+def run(settings: settings_lib.Settings, data: Data, ctx) -> dict[str, Any]:
     """Searches, retrains and reports (see the module docstring)."""
     cfg = settings.autosample
-    model, users, items = _model_and_rows(cfg, data)
+    model, train_data = _model_and_data(settings, data)
     t0 = time.perf_counter()
-    result = _search_and_retrain(
-        cfg, model, users, items, data, settings.seed, ctx.writer
-    )
+    result = _search_and_retrain(settings, model, train_data, ctx.writer)
     timings = {"search": result.search.seconds, "retrain": result.retrain.seconds}
     oracle = None
     if cfg.oracle:
         t1 = time.perf_counter()
-        oracle = _oracle(cfg, model, users, items, data, settings.seed, ctx.workdir)
+        oracle = _oracle(settings, model, train_data, ctx.workdir)
         timings["oracle"] = time.perf_counter() - t1
     out = _report(result, oracle, ctx.workdir)
     timings["autosample_total"] = time.perf_counter() - t0

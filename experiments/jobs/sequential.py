@@ -33,7 +33,8 @@ REPORTED = ("ndcg", "recall", "mrr")
 """The metrics reported for sequential models (one held-out item: recall = hit)."""
 
 
-def _model(cfg: settings_lib.SequentialSettings, num_items: int):
+def build_model(cfg: settings_lib.SequentialSettings, num_items: int):
+    """The backbone of `config.sequential` (SASRec or GRU4Rec) over `num_items`."""
     if cfg.model == "sasrec":
         return trainers.SASRec(
             num_items=num_items,
@@ -102,7 +103,7 @@ def train(
 
     With ``checkpoint_dir`` the training is resumable (`EpochCheckpoints`).
     """
-    model = _model(cfg, sequences.num_items)
+    model = build_model(cfg, sequences.num_items)
 
     def log_fn(epoch: int, record: dict[str, float]) -> None:
         if writer is not None:

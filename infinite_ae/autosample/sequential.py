@@ -4,8 +4,9 @@ Reconstructed from the abstract, as the rest of `infinite_ae.autosample`. SASRec
 GRU4Rec trained with a sampled loss ("bce" or "gbce", `trainers.sequential`) draw
 k negatives per position from each of the S candidate samplers; the per-sampler
 losses share one forward pass, and the sampler weights follow the hypergradient of
-a full-softmax cross-entropy on validation next items (the user's training prefix
-as input), exactly as for BPR models (`selector.mixture_update`).
+a validation loss on validation next items (the user's training prefix as input),
+exactly as for BPR models (`selector.mixture_update`). `exhaustive_search` trains
+each sampler alone (the oracle).
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from infinite_ae.autosample import selector
+from infinite_ae.autosample import oracle, selector
+from infinite_ae.autosample.unroll import VAL_OBJECTIVES
 from infinite_ae.trainers import loop
 from infinite_ae.trainers import negatives as negatives_lib
 from infinite_ae.trainers import sequential as sequential_lib
@@ -58,18 +60,46 @@ def sampler_losses(
     )
 
 
-def validation_loss(model, params: PyTree, histories: Array, items: Array) -> Array:
-    """Mean full-softmax cross-entropy of the validation next items.
+def validation_loss(
+    model,
+    params: PyTree,
+    histories: Array,
+    items: Array,
+    *,
+    objective: str = "top_bpr",
+    top_k: int = 20,
+) -> Array:
+    """A sampler-independent loss of the validation next items over all items.
+
+    "softmax": mean full-softmax cross-entropy. "top_bpr" (top-heavy, as the ranking
+    metrics; `unroll.validation_loss` for BPR models): mean softplus(s_j - s_i) over
+    the `top_k` items the model currently ranks highest (chosen without gradient),
+    the target and the user's history items (masked at evaluation) left out.
 
     Args:
       model: `SASRec` or `GRU4Rec` (`scores`).
       params: its parameters.
       histories: [Bv, L] inputs (item + 1, right-aligned) before the validation item.
       items: [Bv] int32 validation items (0-based).
+      objective: "softmax" or "top_bpr" (static).
+      top_k: competitors per row ("top_bpr"; fewer where fewer items remain).
     """
+    if objective not in VAL_OBJECTIVES:
+        raise ValueError(f"objective must be one of {VAL_OBJECTIVES}")
     logits = model.scores(params, histories)
     target = jnp.take_along_axis(logits, items[:, None], axis=1)[:, 0]
-    return jnp.mean(jax.nn.logsumexp(logits, axis=1) - target)
+    if objective == "softmax":
+        return jnp.mean(jax.nn.logsumexp(logits, axis=1) - target)
+    rows = jnp.arange(histories.shape[0])
+    blocked = jnp.zeros((logits.shape[0], logits.shape[1] + 1), bool)
+    blocked = blocked.at[rows[:, None], histories].set(True)[:, 1:]
+    blocked = blocked.at[rows, items].set(True)
+    ranked = jnp.where(blocked, -jnp.inf, jax.lax.stop_gradient(logits))
+    top_scores, top = jax.lax.top_k(ranked, min(top_k, logits.shape[1]))
+    valid = jnp.isfinite(top_scores)
+    gaps = jnp.take_along_axis(logits, top, axis=1) - target[:, None]
+    pairs = jnp.where(valid, jax.nn.softplus(gaps), 0.0)
+    return jnp.sum(pairs) / jnp.maximum(jnp.sum(valid), 1)
 
 
 def search_epoch(
@@ -90,6 +120,7 @@ def search_epoch(
     loss: str,
     num_negatives: int,
     objective: str = "validation",
+    val_objective: str = "top_bpr",
 ) -> tuple[selector.SearchState, dict[str, Array]]:
     """One search epoch over training windows (see `selector.search_epoch`).
 
@@ -105,7 +136,7 @@ def search_epoch(
       val_histories: [V, L] inputs of the validation users; val_items: [V] items.
       temperature, xi: traced.
       model, samplers, batch_size, val_batch_size, loss, num_negatives,
-        objective: static.
+        objective, val_objective (`validation_loss`): static.
     """
     if objective not in selector.OBJECTIVES:
         raise ValueError(f"objective must be one of {selector.OBJECTIVES}")
@@ -161,6 +192,7 @@ def search_epoch(
                 model,
                 histories=val_histories[rows],
                 items=val_items[rows],
+                objective=val_objective,
             )
         count = jnp.sum(w[:, None] * (y > 0))
         return selector.mixture_update(
@@ -185,7 +217,9 @@ def search_epoch(
 
 
 @functools.cache
-def _jitted_epoch(model, samplers, batch_size, val_batch_size, loss, k, objective):
+def _jitted_epoch(
+    model, samplers, batch_size, val_batch_size, loss, k, objective, val_objective
+):
     return jax.jit(
         functools.partial(
             search_epoch,
@@ -196,6 +230,7 @@ def _jitted_epoch(model, samplers, batch_size, val_batch_size, loss, k, objectiv
             loss=loss,
             num_negatives=k,
             objective=objective,
+            val_objective=val_objective,
         ),
         donate_argnums=0,
     )
@@ -225,6 +260,7 @@ def search(
     val_batch_size: int = 256,
     max_len: int | None = None,
     objective: str = "validation",
+    val_objective: str = "top_bpr",
     select_fraction: float = 0.3,
     seed: int = 0,
     progress: str | None = None,
@@ -240,11 +276,17 @@ def search(
       loss: "bce" or "gbce".
       num_negatives: k per position.
       max_len: window length L (default `model.max_len`).
+      val_objective: the validation loss, "top_bpr" or "softmax"
+        (`validation_loss`).
       Others: as `selector.search`.
     """
     start = time.perf_counter()
     if loss not in ("bce", "gbce"):
         raise ValueError(f"the search needs a sampled loss (bce, gbce), got {loss!r}")
+    if val_objective not in VAL_OBJECTIVES:
+        raise ValueError(
+            f"val_objective must be one of {VAL_OBJECTIVES}, got {val_objective!r}"
+        )
     max_len = model.max_len if max_len is None else max_len
     sampler_objs = selector.build_samplers(samplers, model.num_items)
     inputs, targets = sequences.training_windows(max_len)
@@ -266,6 +308,7 @@ def search(
         loss,
         num_negatives,
         objective,
+        val_objective,
     )
     rows = tuple(jnp.asarray(x) for x in rows)
     val = tuple(jnp.asarray(x) for x in _validation_rows(sequences, max_len))
@@ -293,6 +336,46 @@ def search(
     )
 
 
+def _fit(
+    model,
+    sequences,
+    name: str,
+    options: dict[str, Any],
+    *,
+    loss: str,
+    num_negatives: int,
+    fit_options: dict[str, Any] | None,
+    seed: int,
+    init_params: PyTree | None = None,
+    progress: str | None = None,
+    log_fn: Callable[[int, dict[str, float]], None] | None = None,
+) -> loop.FitResult:
+    """`fit_sequential` with one sampler, as a `loop.FitResult`."""
+    out = sequential_lib.fit_sequential(
+        model,
+        sequences,
+        loss=loss,
+        num_negatives=num_negatives,
+        sampler=name,
+        sampler_options=options,
+        init_params=init_params,
+        seed=seed,
+        progress=progress or False,
+        log_fn=log_fn,
+        **(fit_options or {}),
+    )
+    return loop.FitResult(
+        params=out.params,
+        best_epoch=out.best_epoch,
+        val=out.val,
+        test=out.test,
+        history=out.history,
+        epochs=out.epochs,
+        seconds=out.seconds,
+        epoch_seconds=out.epoch_seconds,
+    )
+
+
 def autosample(
     model,
     sequences,
@@ -306,17 +389,24 @@ def autosample(
     fit_options: dict[str, Any] | None = None,
     seed: int = 0,
     progress: str | None = None,
+    log_fn: Callable[[str, int, dict[str, float]], None] | None = None,
 ) -> selector.AutoSampleResult:
     """`search`, then `fit_sequential` with the chosen sampler (warm or scratch).
 
     Args: as `selector.autosample`; `fit_options` go to `fit_sequential`
-      (learning rate, batch size, epochs, ...).
+      (learning rate, batch size, epochs, ...); `log_fn(stage, epoch, record)`
+      sees the search's epochs ("search") and the trainings' evaluations
+      ("retrain", "scratch").
     """
     if retrain_init not in selector.RETRAIN_INITS:
         raise ValueError(
             f"retrain_init must be one of {selector.RETRAIN_INITS}, got "
             f"{retrain_init!r}"
         )
+
+    def stage_log(stage):
+        return None if log_fn is None else functools.partial(log_fn, stage)
+
     result = search(
         model,
         sequences,
@@ -325,32 +415,24 @@ def autosample(
         num_negatives=num_negatives,
         seed=seed,
         progress=progress and f"{progress}/search",
+        log_fn=stage_log("search"),
         **(search_options or {}),
     )
     name, options = selector.spec_parts(result.selected_spec)
 
     def fit(init_params, tag):
-        out = sequential_lib.fit_sequential(
+        return _fit(
             model,
             sequences,
+            name,
+            options,
             loss=loss,
             num_negatives=num_negatives,
-            sampler=name,
-            sampler_options=options,
-            init_params=init_params,
+            fit_options=fit_options,
             seed=seed,
-            progress=(progress and f"{progress}/{tag}") or False,
-            **(fit_options or {}),
-        )
-        return loop.FitResult(
-            params=out.params,
-            best_epoch=out.best_epoch,
-            val=out.val,
-            test=out.test,
-            history=out.history,
-            epochs=out.epochs,
-            seconds=out.seconds,
-            epoch_seconds=out.epoch_seconds,
+            init_params=init_params,
+            progress=progress and f"{progress}/{tag}",
+            log_fn=stage_log(tag),
         )
 
     retrain = fit(result.params if retrain_init == "search" else None, "retrain")
@@ -358,3 +440,45 @@ def autosample(
     if compare_scratch and retrain_init == "search":
         scratch = fit(None, "scratch")
     return selector.AutoSampleResult(result, retrain, scratch, retrain_init)
+
+
+def exhaustive_search(
+    model,
+    sequences,
+    *,
+    samplers: Sequence[selector.SamplerSpec],
+    loss: str = "bce",
+    num_negatives: int = 1,
+    fit_options: dict[str, Any] | None = None,
+    seed: int = 0,
+    progress: str | None = None,
+    done: dict[str, dict[str, Any]] | None = None,
+    on_result: Callable[[str, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Trains the sequential model once per sampler (`oracle.each_alone`).
+
+    Every training starts from cleared compilation caches
+    (`trainers.sequential.clear_compiled`), so its wall time includes its
+    compilation, as in a separate run.
+
+    Args: as `autosample` and `oracle.exhaustive_search`.
+
+    Returns:
+      As `oracle.each_alone`.
+    """
+
+    def train_one(name, options, label):
+        sequential_lib.clear_compiled()
+        return _fit(
+            model,
+            sequences,
+            name,
+            options,
+            loss=loss,
+            num_negatives=num_negatives,
+            fit_options=fit_options,
+            seed=seed,
+            progress=progress and f"{progress}/{label}",
+        )
+
+    return oracle.each_alone(train_one, samplers, done=done, on_result=on_result)

@@ -600,6 +600,14 @@ def _jitted_init(model):
     return jax.jit(model.init)
 
 
+def clear_compiled() -> None:
+    """Forgets the compiled epochs, scorers and initialisers (and JAX's own
+    caches), so the next `fit_sequential` pays its compilation again."""
+    for cached in (_jitted_scores, _jitted_epoch, _jitted_init):
+        cached.cache_clear()
+    loop.clear_compiled()
+
+
 def init_train_state(
     model,
     init_key: PRNGKey,
