@@ -162,3 +162,12 @@ def load(cfg: DataSettings, *, seed: int) -> data_lib.Interactions | data_lib.Se
     path = _require(resolve(cfg.path), "path")
     stem = path.name.split(".")[0] if path.is_file() else path.name
     return _build(readers[name](path), cfg, seed, stem)
+
+
+def load_for(run_settings) -> data_lib.Interactions | data_lib.Sequences:
+    """`load` for a validated run: `Sequences` where the job reads sequences
+    (`Settings.uses_sequences`), else the set view of a sequence dataset."""
+    data = load(run_settings.data, seed=run_settings.seed)
+    if not run_settings.uses_sequences and hasattr(data, "to_interactions"):
+        data = data.to_interactions()
+    return data

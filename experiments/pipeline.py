@@ -174,9 +174,7 @@ def run(
     with jax.enable_x64(True) if x64 else contextlib.nullcontext():
         job = jobs.get_job(run_settings.method)
         data_start = time.perf_counter()
-        data = datasets.load(run_settings.data, seed=run_settings.seed)
-        if not run_settings.uses_sequences and hasattr(data, "to_interactions"):
-            data = data.to_interactions()  # the set view of a sequence dataset
+        data = datasets.load_for(run_settings)
         data_seconds = time.perf_counter() - data_start
         logging.info("data %s: %s (%.1f s)", data.name, data.summary(), data_seconds)
         writer = io.MetricWriter(

@@ -5,7 +5,7 @@ set view) or SASRec and GRU4Rec (`config.sequential`: the backbone, its sampled
 loss "bce" / "gbce" and its training, on leave-one-out sequences).
 
 Stages:
-1. `_model_and_data`: the model (`config.autosample.model`) and its training data.
+1. `model_and_data`: the model (`config.autosample.model`) and its training data.
 2. `_search_and_retrain`: `autosample.autosample` (or `autosample.sequential.
    autosample`: search, then retraining with the chosen sampler from the search's
    parameters or from scratch; optionally also from scratch for the comparison),
@@ -58,7 +58,7 @@ def _sequential(cfg: settings_lib.AutoSampleSettings) -> bool:
     return cfg.model in settings_lib.SEQUENTIAL_MODELS
 
 
-def _model_and_data(settings: settings_lib.Settings, data: Data):
+def model_and_data(settings: settings_lib.Settings, data: Data):
     """(model, training data): (SASRec / GRU4Rec, (sequences,)) or (BPR-MF /
     LightGCN, (users, items, data))."""
     cfg = settings.autosample
@@ -182,35 +182,61 @@ def oracle_entry(cfg, data: Data, seed: int, spec, sequential=None) -> str:
     return f"{autosample.selector.spec_parts(spec)[0]}-{digest[:12]}.json"
 
 
+def exhaustive_search(
+    settings: settings_lib.Settings,
+    model,
+    train_data: tuple,
+    specs,
+    *,
+    seed: int,
+    progress: str,
+    done=None,
+    on_result=None,
+) -> dict[str, Any]:
+    """Each sampler spec trained alone with `seed` (`autosample.exhaustive_search`
+    or its sequential counterpart, by the model)."""
+    cfg, seq = settings.autosample, settings.sequential
+    common = dict(
+        samplers=specs,
+        fit_options=fit_options(cfg, seq),
+        seed=seed,
+        progress=progress,
+        done=done,
+        on_result=on_result,
+    )
+    if _sequential(cfg):
+        return autosample.sequential.exhaustive_search(
+            model, *train_data, loss=seq.loss, num_negatives=seq.num_negatives, **common
+        )
+    return autosample.exhaustive_search(model, *train_data, **common)
+
+
 def _oracle(settings, model, train_data, workdir: pathlib.Path):
     """Every sampler alone, each cached in `cfg.oracle_cache` (default
     `<workdir>/oracle`) under `oracle_entry`."""
-    cfg, seq, data = settings.autosample, settings.sequential, train_data[-1]
+    cfg, data = settings.autosample, train_data[-1]
     cache = pathlib.Path(cfg.oracle_cache) if cfg.oracle_cache else workdir / "oracle"
     cache.mkdir(parents=True, exist_ok=True)
     specs = sampler_specs(cfg)
     labels = autosample.selector.spec_labels(specs)
     paths = {
-        label: cache / oracle_entry(cfg, data, settings.seed, spec, seq)
+        label: cache / oracle_entry(cfg, data, settings.seed, spec, settings.sequential)
         for label, spec in zip(labels, specs, strict=True)
     }
     done = {}
     for label, path in paths.items():
         if path.exists():
             done[label] = json.loads(path.read_text())
-    common = dict(
-        samplers=specs,
-        fit_options=fit_options(cfg, seq),
+    return exhaustive_search(
+        settings,
+        model,
+        train_data,
+        specs,
         seed=settings.seed,
         progress="oracle",
         done=done,
         on_result=lambda label, record: io.atomic_write_json(paths[label], record),
     )
-    if _sequential(cfg):
-        return autosample.sequential.exhaustive_search(
-            model, data, loss=seq.loss, num_negatives=seq.num_negatives, **common
-        )
-    return autosample.exhaustive_search(model, *train_data, **common)
 
 
 def _report(result, oracle, workdir: pathlib.Path) -> dict[str, Any]:
@@ -250,7 +276,7 @@ def _report(result, oracle, workdir: pathlib.Path) -> dict[str, Any]:
 def run(settings: settings_lib.Settings, data: Data, ctx) -> dict[str, Any]:
     """Searches, retrains and reports (see the module docstring)."""
     cfg = settings.autosample
-    model, train_data = _model_and_data(settings, data)
+    model, train_data = model_and_data(settings, data)
     t0 = time.perf_counter()
     result = _search_and_retrain(settings, model, train_data, ctx.writer)
     timings = {"search": result.search.seconds, "retrain": result.retrain.seconds}

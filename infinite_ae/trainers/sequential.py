@@ -749,24 +749,10 @@ def fit_sequential(
             f"train_sequences have {train_sequences.num_items} items, the evaluated "
             f"sequences {sequences.num_items}"
         )
-    inputs, targets = train_sequences.training_windows(max_len)
-    inputs, targets = repeat_windows(
-        inputs, targets, min_rows=min_batches_per_epoch * batch_size
+    rows, tokens_per_epoch = _training_rows(
+        train_sequences, max_len, batch_size, min_batches_per_epoch
     )
-    rows = pad_windows(inputs, targets, multiple=batch_size)
-    tokens_per_epoch = int(np.sum((rows[1] > 0) & (rows[2][:, None] > 0)))
-    rows = tuple(jnp.asarray(x) for x in rows)
-    sampler_obj = negatives_lib.get_sampler(
-        sampler, num_items=model.num_items, **(sampler_options or {})
-    )
-    if sampler_obj.needs == "layers":
-        raise ValueError(f"sampler {sampler!r} needs a graph model, not {model.name}")
-    item_counts = np.bincount(
-        np.asarray(rows[1]).ravel(), minlength=model.num_items + 1
-    )[1:]
-    sampler_state = negatives_lib.init_sampler_state(
-        sampler_obj, np.maximum(item_counts, 0), model
-    )
+    sampler_obj, sampler_state = _make_sampler(model, sampler, sampler_options, rows)
     epoch_fn = _jitted_epoch(model, loss, num_negatives, sampler_obj, batch_size)
     base_key = jax.random.key(seed)
     state = init_train_state(
@@ -840,6 +826,33 @@ def fit_sequential(
         bar.close()
     test = evaluate(best[2], split="test") if compute_test else None
     return _result(best, test, history, epoch_times, tokens_per_epoch, start, desc)
+
+
+def _training_rows(train_sequences, max_len, batch_size, min_batches_per_epoch):
+    """The padded training windows on device (`pad_windows`, repeated up to
+    `min_batches_per_epoch` batches) and the real target tokens per epoch."""
+    inputs, targets = train_sequences.training_windows(max_len)
+    inputs, targets = repeat_windows(
+        inputs, targets, min_rows=min_batches_per_epoch * batch_size
+    )
+    rows = pad_windows(inputs, targets, multiple=batch_size)
+    tokens_per_epoch = int(np.sum((rows[1] > 0) & (rows[2][:, None] > 0)))
+    return tuple(jnp.asarray(x) for x in rows), tokens_per_epoch
+
+
+def _make_sampler(model, sampler: str, sampler_options, rows):
+    """The negative sampler and its initial state (item counts of the targets)."""
+    sampler_obj = negatives_lib.get_sampler(
+        sampler, num_items=model.num_items, **(sampler_options or {})
+    )
+    if sampler_obj.needs == "layers":
+        raise ValueError(f"sampler {sampler!r} needs a graph model, not {model.name}")
+    item_counts = np.bincount(
+        np.asarray(rows[1]).ravel(), minlength=model.num_items + 1
+    )[1:]
+    return sampler_obj, negatives_lib.init_sampler_state(
+        sampler_obj, item_counts, model
+    )
 
 
 def _result(best, test, history, epoch_times, tokens_per_epoch, start, desc):
