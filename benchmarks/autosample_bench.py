@@ -25,8 +25,9 @@ holds), Scientific's own split, and Amazon Magazine's 5-core reviews (348 users,
 Run:    python benchmarks/autosample_bench.py --workroot=DIR [--datasets=ml100k]
 Smoke:  python benchmarks/autosample_bench.py --smoke   (synthetic data, a minute)
 
-Writes STEM.json (one row per pair), STEM.png (the sampler weights over each
-search) and prints a table.
+Writes STEM.json (one row per pair: this run's pairs merged with the other pairs
+an earlier STEM.json holds), STEM.png (the sampler weights over each search) and
+prints the table.
 """
 
 from __future__ import annotations
@@ -307,6 +308,7 @@ def main(argv):
             bar.update(pair=f"{model}/{dataset}")
     bar.close()
     record = _write(rows, stem)
+    rows = record["rows"]
     print(
         json.dumps(
             {
@@ -318,7 +320,25 @@ def main(argv):
     _print(rows)
 
 
+def _merged(rows, stem: pathlib.Path) -> list[dict]:
+    """These rows with the other pairs of an earlier run's STEM.json, in the order
+    of `DATASETS` and `MODELS` (so the table can be completed over several runs
+    on subsets of the pairs)."""
+    path = stem.with_suffix(".json")
+    earlier = []
+    if path.exists() and not _SMOKE.value:
+        earlier = json.loads(path.read_text()).get("rows", [])
+    by_pair = {(r["dataset"], r["model"]): r for r in [*earlier, *rows]}
+    order = {d: i for i, d in enumerate(DATASETS)}
+    models = {m: i for i, m in enumerate(MODELS)}
+    return sorted(
+        by_pair.values(),
+        key=lambda r: (order.get(r["dataset"], -1), models.get(r["model"], -1)),
+    )
+
+
 def _write(rows, stem: pathlib.Path) -> dict:
+    rows = _merged(rows, stem)
     record = {
         "benchmark": "autosample",
         "smoke": _SMOKE.value,
