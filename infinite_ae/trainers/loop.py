@@ -258,6 +258,77 @@ def clear_compiled() -> None:
     jax.clear_caches()
 
 
+def check_loss(loss: float, epoch: int, learning_rate: float) -> None:
+    """Refuses a non-finite epoch loss (FloatingPointError naming the epoch)."""
+    if not np.isfinite(loss):
+        raise FloatingPointError(
+            f"non-finite loss at epoch {epoch}; lower the learning rate "
+            f"({learning_rate:g})"
+        )
+
+
+@dataclasses.dataclass
+class EarlyStopping:
+    """Early stopping on validation nDCG@10, shared by every trainer's fit.
+
+    Attributes:
+      patience: evaluations without improvement before stopping.
+      value: the best validation nDCG@10 so far (-inf before the first).
+      epoch: its epoch.
+      params: a copy of its parameters (None before the first evaluation).
+      val: its validation metrics.
+      bad: evaluations since it.
+      history: one record per evaluation ({"epoch", "loss", "val/<metric>"}).
+    """
+
+    patience: int
+    value: float = -np.inf
+    epoch: int = 0
+    params: PyTree = None
+    val: dict[str, float] | None = None
+    bad: int = 0
+    history: list[dict[str, float]] = dataclasses.field(default_factory=list)
+
+    def update(self, epoch: int, loss: float, val: dict[str, float], params) -> dict:
+        """Records an evaluation; returns its history record."""
+        record = {"epoch": epoch, "loss": loss}
+        record.update({f"val/{k}": v for k, v in val.items() if k != "num_users"})
+        self.history.append(record)
+        if val["ndcg@10"] > self.value:
+            self.value, self.epoch, self.val, self.bad = val["ndcg@10"], epoch, val, 0
+            self.params = jax.tree.map(jnp.copy, params)
+        else:
+            self.bad += 1
+        return record
+
+    @property
+    def stop(self) -> bool:
+        return self.bad >= self.patience
+
+    def meta(self) -> dict[str, Any]:
+        """The JSON-able bookkeeping (the parameters are checkpointed apart)."""
+        return {
+            "best_value": self.value if np.isfinite(self.value) else None,
+            "best_epoch": self.epoch,
+            "best_val": self.val,
+            "history": self.history,
+            "bad": self.bad,
+        }
+
+    @classmethod
+    def from_meta(cls, patience: int, meta: dict[str, Any], params) -> EarlyStopping:
+        """The inverse of `meta`, with the checkpointed best parameters."""
+        return cls(
+            patience=patience,
+            value=-np.inf if meta["best_value"] is None else meta["best_value"],
+            epoch=meta["best_epoch"],
+            params=params if meta["best_val"] is not None else None,
+            val=meta["best_val"],
+            bad=int(meta["bad"]),
+            history=list(meta["history"]),
+        )
+
+
 @dataclasses.dataclass
 class FitResult:
     """Outcome of `fit`.
@@ -384,9 +455,7 @@ def fit(
     if test_mask not in EVAL_MASKS:
         raise ValueError(f"unknown test_mask {test_mask!r}; valid: {list(EVAL_MASKS)}")
 
-    best = (-np.inf, 0, None, None)
-    history = []
-    bad = 0
+    stopping = EarlyStopping(patience)
     epoch_time = 0.0
     epochs_run = 0
     bar = None
@@ -400,53 +469,40 @@ def fit(
         loss = float(stats["loss"])
         epoch_time += time.perf_counter() - t0
         epochs_run = epoch + 1
-        if not np.isfinite(loss):
-            raise FloatingPointError(
-                f"non-finite loss at epoch {epoch}; lower the learning rate "
-                f"({learning_rate:g})"
-            )
+        check_loss(loss, epoch, learning_rate)
         if bar is not None:
             bar.update(loss=loss)
         if (epoch + 1) % eval_every and epoch + 1 != max_epochs:
             continue
         u_emb, i_emb = embed_fn(state.params, graph)
         val = ranking_metrics(u_emb, i_emb, data, split="val", ks=ks)
-        record = {"epoch": epoch, "loss": loss}
-        record.update({f"val/{k}": v for k, v in val.items() if k != "num_users"})
-        history.append(record)
+        record = stopping.update(epoch, loss, val, state.params)
         if log_fn is not None:
             log_fn(epoch, record)
-        if val["ndcg@10"] > best[0]:
-            params_copy = jax.tree.map(jnp.copy, state.params)
-            best = (val["ndcg@10"], epoch, params_copy, val)
-            bad = 0
-        else:
-            bad += 1
-            if bad >= patience:
-                break
+        if stopping.stop:
+            break
     if bar is not None:
         bar.close()
-    _, best_epoch, best_params, best_val = best
     test = None
     if compute_test:
-        u_emb, i_emb = embed_fn(best_params, graph)
+        u_emb, i_emb = embed_fn(stopping.params, graph)
         test = ranking_metrics(
             u_emb, i_emb, data, split="test", test_mask=test_mask, ks=ks
         )
     logging.info(
         "%s: best epoch %d val ndcg@10 %.3f (%d epochs, %.2fs/epoch)",
         getattr(model, "name", "model"),
-        best_epoch,
-        best_val["ndcg@10"],
+        stopping.epoch,
+        stopping.value,
         epochs_run,
         epoch_time / max(epochs_run, 1),
     )
     return FitResult(
-        params=best_params,
-        best_epoch=best_epoch,
-        val=best_val,
+        params=stopping.params,
+        best_epoch=stopping.epoch,
+        val=stopping.val,
         test=test,
-        history=history,
+        history=stopping.history,
         epochs=epochs_run,
         seconds=time.perf_counter() - start,
         epoch_seconds=epoch_time / max(epochs_run, 1),

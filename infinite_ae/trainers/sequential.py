@@ -774,13 +774,12 @@ def fit_sequential(
         batch_size=eval_batch_size,
     )
     desc = progress if isinstance(progress, str) else f"{model.name}/{loss}"
-    best = (-np.inf, 0, None, None)
-    history, epoch_times, bad, first = [], [], 0, 0
+    stopping, epoch_times, first = loop.EarlyStopping(patience), [], 0
     if checkpointer is not None:
-        resumed = _resume(checkpointer, state, desc)
+        resumed = _resume(checkpointer, state, patience, desc)
         if resumed is not None:
-            state, best, history, epoch_times, bad, first = resumed
-    if bad >= patience:
+            state, stopping, epoch_times, first = resumed
+    if stopping.stop:
         first = max_epochs  # stopped early before the interruption
     bar = None
     if progress:
@@ -791,19 +790,13 @@ def fit_sequential(
         state, stats = epoch_fn(state, key, *rows, gbce_t)
         epoch_loss = float(stats["loss"])
         epoch_times.append(time.perf_counter() - t0)
-        if not np.isfinite(epoch_loss):
-            raise FloatingPointError(
-                f"non-finite loss at epoch {epoch}; lower the learning rate "
-                f"({learning_rate:g})"
-            )
+        loop.check_loss(epoch_loss, epoch, learning_rate)
         if bar is not None:
             bar.update(loss=epoch_loss)
         if (epoch + 1) % eval_every and epoch + 1 != max_epochs:
             continue
         val = evaluate(state.params, split="val")
-        record = {"epoch": epoch, "loss": epoch_loss}
-        record.update({f"val/{k}": v for k, v in val.items() if k != "num_users"})
-        history.append(record)
+        record = stopping.update(epoch, epoch_loss, val, state.params)
         logging.info(
             "%s epoch %d loss %.4f val ndcg@10 %.3f",
             desc,
@@ -813,19 +806,14 @@ def fit_sequential(
         )
         if log_fn is not None:
             log_fn(epoch, record)
-        if val["ndcg@10"] > best[0]:
-            best = (val["ndcg@10"], epoch, jax.tree.map(jnp.copy, state.params), val)
-            bad = 0
-        else:
-            bad += 1
         if checkpointer is not None:
-            _save(checkpointer, epoch, state, best, history, epoch_times, bad)
-        if bad >= patience:
+            _save(checkpointer, epoch, state, stopping, epoch_times)
+        if stopping.stop:
             break
     if bar is not None:
         bar.close()
-    test = evaluate(best[2], split="test") if compute_test else None
-    return _result(best, test, history, epoch_times, tokens_per_epoch, start, desc)
+    test = evaluate(stopping.params, split="test") if compute_test else None
+    return _result(stopping, test, epoch_times, tokens_per_epoch, start, desc)
 
 
 def _training_rows(train_sequences, max_len, batch_size, min_batches_per_epoch):
@@ -855,27 +843,26 @@ def _make_sampler(model, sampler: str, sampler_options, rows):
     )
 
 
-def _result(best, test, history, epoch_times, tokens_per_epoch, start, desc):
+def _result(stopping, test, epoch_times, tokens_per_epoch, start, desc):
     """`fit_sequential`'s result from its loop (compilation out of epoch times)."""
-    _, best_epoch, best_params, best_val = best
     timed = epoch_times[1:] or epoch_times
     epoch_seconds = float(np.mean(timed))
     tokens_per_second = tokens_per_epoch / max(epoch_seconds, 1e-9)
     logging.info(
         "%s: best epoch %d val ndcg@10 %.3f (%d epochs, %.3fs/epoch, %.0f tokens/s)",
         desc,
-        best_epoch,
-        best_val["ndcg@10"],
+        stopping.epoch,
+        stopping.value,
         len(epoch_times),
         epoch_seconds,
         tokens_per_second,
     )
     return SequentialFitResult(
-        params=best_params,
-        best_epoch=best_epoch,
-        val=best_val,
+        params=stopping.params,
+        best_epoch=stopping.epoch,
+        val=stopping.val,
         test=test,
-        history=history,
+        history=stopping.history,
         epochs=len(epoch_times),
         seconds=time.perf_counter() - start,
         epoch_seconds=epoch_seconds,
@@ -884,40 +871,25 @@ def _result(best, test, history, epoch_times, tokens_per_epoch, start, desc):
     )
 
 
-def _save(checkpointer, epoch, state, best, history, epoch_times, bad) -> None:
+def _save(checkpointer, epoch, state, stopping, epoch_times) -> None:
     """One resumable snapshot of `fit_sequential`'s loop after ``epoch``."""
-    value, best_epoch, params, val = best
-    meta = {
-        "best_value": value if np.isfinite(value) else None,
-        "best_epoch": best_epoch,
-        "best_val": val,
-        "history": history,
-        "epoch_times": epoch_times,
-        "bad": bad,
-    }
-    params = state.params if params is None else params
+    meta = {**stopping.meta(), "epoch_times": epoch_times}
+    params = state.params if stopping.params is None else stopping.params
     checkpointer.save(epoch, {"state": state, "best_params": params}, meta)
 
 
-def _resume(checkpointer, state, desc: str):
-    """(state, best, history, epoch_times, bad, next epoch) from the newest
+def _resume(checkpointer, state, patience: int, desc: str):
+    """(state, `loop.EarlyStopping`, epoch_times, next epoch) from the newest
     snapshot, or None."""
     restored = checkpointer.restore({"state": state, "best_params": state.params})
     if restored is None:
         return None
     epoch, arrays, meta = restored
-    value = -np.inf if meta["best_value"] is None else meta["best_value"]
-    params = arrays["best_params"] if meta["best_val"] is not None else None
-    best = (value, meta["best_epoch"], params, meta["best_val"])
-    logging.info("%s: resumed after epoch %d (best epoch %d)", desc, epoch, best[1])
-    return (
-        arrays["state"],
-        best,
-        list(meta["history"]),
-        list(meta["epoch_times"]),
-        int(meta["bad"]),
-        epoch + 1,
+    stopping = loop.EarlyStopping.from_meta(patience, meta, arrays["best_params"])
+    logging.info(
+        "%s: resumed after epoch %d (best epoch %d)", desc, epoch, stopping.epoch
     )
+    return arrays["state"], stopping, list(meta["epoch_times"]), epoch + 1
 
 
 def _check_fit_options(model, sequences, *, loss, ks, max_len, num_negatives) -> None:
