@@ -5,7 +5,8 @@ early stopping on validation nDCG@10.
 
 Sequential recommenders (flax.linen): `get_sequential_trainer(name)` returns the
 model class ("sasrec", "gru4rec"); `sequential.fit_sequential` trains any of them on
-`infinite_ae.data.Sequences` with early stopping on validation nDCG@10.
+`infinite_ae.data.Sequences` with early stopping on validation nDCG@10; it trains
+the text-based `TextSASRec` (frozen item-text embeddings through an adaptor) too.
 """
 
 from infinite_ae.trainers.bpr_mf import BPRMF
@@ -18,6 +19,7 @@ from infinite_ae.trainers.sequential import (
     evaluate_sequential,
     fit_sequential,
 )
+from infinite_ae.trainers.text_sasrec import ItemText, TextSASRec
 
 TRAINERS = {"bprmf": BPRMF, "lightgcn": LightGCN}
 SEQUENTIAL_TRAINERS = {"sasrec": SASRec, "gru4rec": GRU4Rec}
@@ -61,10 +63,12 @@ __all__ = [
     "GRU4Rec",
     "LightGCN",
     "FitResult",
+    "ItemText",
     "SASRec",
     "SEQUENTIAL_TRAINERS",
     "SequentialFitResult",
     "TRAINERS",
+    "TextSASRec",
     "evaluate_sequential",
     "fit",
     "fit_sequential",

@@ -63,7 +63,7 @@ def dropout_rngs(dropout_key: PRNGKey | None) -> tuple[bool, dict[str, PRNGKey]]
     return False, {"dropout": dropout_key}
 
 
-class _Block(nn.Module):
+class Block(nn.Module):
     """Causal self-attention + point-wise FFN, pre-norm residual, padding zeroed."""
 
     num_heads: int
@@ -89,6 +89,33 @@ class _Block(nn.Module):
         return x * valid[..., None]
 
 
+def encode(net: nn.Module, x: Array, valid: Array, deterministic: bool) -> Array:
+    """The SASRec body over input item embeddings: positions, causal blocks, norm.
+
+    Shared by every SASRec-style net; ``net`` (inside its apply) has
+    `position_embedding`, `embedding_dropout`, `blocks` and `final_norm`.
+
+    Args:
+      net: the calling module.
+      x: [B, L, d] input item embeddings (any value at padding positions).
+      valid: [B, L] bool, the real positions (right-aligned).
+      deterministic: eval mode (no dropout).
+
+    Returns:
+      [B, L, d] hidden states, exactly zero at padding positions.
+    """
+    positions = jnp.maximum(jnp.cumsum(valid, axis=1) - 1, 0)
+    x = x + net.position_embedding(positions)
+    x = net.embedding_dropout(x, deterministic=deterministic)
+    x = x * valid[..., None]
+    attention_mask = nn.combine_masks(
+        nn.make_causal_mask(valid), nn.make_attention_mask(valid, valid)
+    )
+    for block in net.blocks:
+        x = block(x, attention_mask, valid, deterministic)
+    return net.final_norm(x) * valid[..., None]
+
+
 class _SASRecNet(nn.Module):
     num_items: int
     max_len: int
@@ -112,24 +139,14 @@ class _SASRecNet(nn.Module):
                 "output_embedding", init, (self.num_items, self.embedding_dim)
             )
         self.blocks = [
-            _Block(self.num_heads, self.ffn_dim, self.dropout_rate)
+            Block(self.num_heads, self.ffn_dim, self.dropout_rate)
             for _ in range(self.num_blocks)
         ]
         self.embedding_dropout = nn.Dropout(self.dropout_rate)
         self.final_norm = nn.LayerNorm(epsilon=LAYER_NORM_EPSILON)
 
     def __call__(self, inputs, deterministic: bool = True):
-        valid = inputs > 0
-        positions = jnp.maximum(jnp.cumsum(valid, axis=1) - 1, 0)
-        x = self.item_embedding(inputs) + self.position_embedding(positions)
-        x = self.embedding_dropout(x, deterministic=deterministic)
-        x = x * valid[..., None]
-        attention_mask = nn.combine_masks(
-            nn.make_causal_mask(inputs), nn.make_attention_mask(valid, valid)
-        )
-        for block in self.blocks:
-            x = block(x, attention_mask, valid, deterministic)
-        return self.final_norm(x) * valid[..., None]
+        return encode(self, self.item_embedding(inputs), inputs > 0, deterministic)
 
     def output_table(self):
         if self.shared_embeddings:
