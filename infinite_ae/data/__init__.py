@@ -1,4 +1,5 @@
-"""Data layer: raw tables, split datasets, loaders, preprocessing, splits, synthetic.
+"""Data layer: raw tables, split datasets, loaders, item texts, preprocessing, splits,
+synthetic data.
 
 See docs/architecture.md ("Data contract") for the types every other module uses.
 """
@@ -13,6 +14,12 @@ from infinite_ae.data.interactions import (
     Interactions,
     RawInteractions,
     rows_to_dense,
+)
+from infinite_ae.data.item_text import (
+    item_texts,
+    read_amazon_meta,
+    read_movielens_movies,
+    read_recbole_text,
 )
 from infinite_ae.data.loaders import (
     load_amazon_csv,
@@ -63,7 +70,7 @@ __all__ = [
     "fetch_grouplens",
     "filter_min_user_interactions",
     "infinite_ae_split",
-    "random_split",
+    "item_texts",
     "k_core",
     "load_amazon_csv",
     "load_amazon_json",
@@ -80,7 +87,11 @@ __all__ = [
     "markov_oracle_scores",
     "power_law_degrees",
     "preprocess_raw",
+    "random_split",
+    "read_amazon_meta",
     "read_bytes",
+    "read_movielens_movies",
+    "read_recbole_text",
     "remap_ids",
     "rows_to_dense",
     "split_hash",
