@@ -1,0 +1,245 @@
+"""FOSTER's first-order distillation step, the anchor reset, and the unrolled
+second-order step it replaces (kept for the efficiency comparison only).
+
+FOSTER-style, reconstructed from the abstract (a penalty / value-function method):
+two copies of the model, theta (good on real data and near-optimal on the
+synthetic data) and theta' (approximately argmin L_syn(., Z)), and the objective
+
+  F(Z, theta, theta') = L_real(theta) + lam [L_syn(theta, Z) - L_syn(theta', Z)]
+                        + beta R_co(Z).
+
+One step, on the step's item subset S (`subset.sample_subset`):
+  1. theta' <- theta' - Adam(grad L_syn(theta', Z)), `inner_steps` times;
+  2. theta  <- theta - Adam(grad [L_real(theta) + lam L_syn(theta, Z)]);
+  3. Z <- Z - Adam(lam [grad_Z L_syn(theta, Z) - grad_Z L_syn(theta', Z)]
+                   + beta grad_Z R_co(Z)), only on the subset's columns.
+Only first-order gradients: no unrolling, no Hessian-vector products. Right after
+a reset theta = theta' and the penalty's Z-gradient is exactly zero until steps 1-2
+separate them. `reset` (every R steps) puts both copies back on an expert
+checkpoint (a trajectory anchor) with fresh optimiser states.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from infinite_ae.foster import objective
+from infinite_ae.foster import subset as subset_lib
+from infinite_ae.types import Array, PRNGKey, PyTree
+
+
+class Hyper(NamedTuple):
+    """Continuous hyper-parameters, traced (one compilation for all values)."""
+
+    lam: Array  # penalty weight lambda
+    beta: Array  # co-occurrence weight
+    temperature: Array  # T of p = softmax(Z / T)
+    lr_theta: Array
+    lr_prime: Array
+    lr_logits: Array
+
+    @classmethod
+    def make(cls, **values) -> Hyper:
+        return cls(**{k: jnp.asarray(v, jnp.float32) for k, v in values.items()})
+
+
+class FosterState(NamedTuple):
+    logits: Array  # Z [M, L, I]
+    logits_opt: PyTree
+    theta: PyTree
+    theta_opt: PyTree
+    prime: PyTree  # theta'
+    prime_opt: PyTree
+    step: Array  # [] int32
+
+
+def adam() -> optax.GradientTransformation:
+    return optax.inject_hyperparams(optax.adam)(learning_rate=1e-3)
+
+
+def _with_lr(opt_state, lr):
+    opt_state.hyperparams["learning_rate"] = lr
+    return opt_state
+
+
+def init_state(logits: Array, anchor: PyTree) -> FosterState:
+    """Z and both model copies on `anchor`, fresh Adam states."""
+    opt = adam()
+    return FosterState(
+        logits=logits,
+        logits_opt=opt.init(logits),
+        theta=anchor,
+        theta_opt=opt.init(anchor),
+        prime=anchor,
+        prime_opt=opt.init(anchor),
+        step=jnp.zeros((), jnp.int32),
+    )
+
+
+def reset(state: FosterState, anchor: PyTree) -> FosterState:
+    """theta and theta' back on `anchor` (exactly), with fresh optimiser states;
+    Z and its optimiser are kept."""
+    opt = adam()
+    copy = jax.tree.map(jnp.copy, anchor)
+    return state._replace(
+        theta=copy,
+        theta_opt=opt.init(copy),
+        prime=jax.tree.map(jnp.copy, anchor),
+        prime_opt=opt.init(copy),
+    )
+
+
+def step_subset(
+    key: PRNGKey, logits: Array, inputs: Array, targets: Array, size: int, top_c: int
+) -> tuple[Array, Array]:
+    """The step's subset: the real batch's items, the synthetic positions' top-c
+    items, then random ones (`subset.sample_subset`); and whether it holds every
+    real batch item (`subset.covers`)."""
+    required = jnp.concatenate([inputs.ravel() - 1, targets.ravel() - 1])
+    preferred = jax.lax.top_k(logits, top_c)[1].ravel() if top_c else required[:0]
+    chosen = subset_lib.sample_subset(key, size, logits.shape[-1], required, preferred)
+    return chosen, subset_lib.covers(chosen, required)
+
+
+def _adam_update(opt, grads, opt_state, params, lr):
+    updates, opt_state = opt.update(grads, _with_lr(opt_state, lr), params)
+    return optax.apply_updates(params, updates), opt_state
+
+
+def foster_step(
+    state: FosterState,
+    key: PRNGKey,
+    inputs: Array,
+    targets: Array,
+    weights: Array,
+    neighbours: Array,
+    sims: Array,
+    hyper: Hyper,
+    *,
+    model,
+    subset_size: int,
+    top_c: int = 1,
+    inner_steps: int = 1,
+    pairs: str = "all",
+) -> tuple[FosterState, dict[str, Array]]:
+    """One first-order FOSTER step (module docstring) on a real batch.
+
+    Args:
+      state: `FosterState`.
+      key: the step's key (the subset's randomness).
+      inputs, targets: [B, L] int32 real windows (item + 1); weights: [B].
+      neighbours, sims: [I, kappa] text neighbours (`objective.text_neighbours`).
+      hyper: `Hyper` (traced).
+      model, subset_size, top_c, inner_steps, pairs: static.
+
+    Returns:
+      (new state, {"real": L_real before the theta update, "syn", "syn_prime",
+      "penalty", "cooc": at the Z update, "covered": whether the subset held every
+      real batch item; a step without it is invalid and the caller must refuse
+      it (raise the subset size)}).
+    """
+    opt = adam()
+    subset, covered = step_subset(
+        key, state.logits, inputs, targets, subset_size, top_c
+    )
+    syn = functools.partial(objective.synthetic_loss, model, subset=subset)
+
+    def prime_step(_, carry):
+        prime, prime_opt = carry
+        grads = jax.grad(lambda p: syn(p, state.logits, temperature=hyper.temperature))(
+            prime
+        )
+        return _adam_update(opt, grads, prime_opt, prime, hyper.lr_prime)
+
+    prime, prime_opt = jax.lax.fori_loop(
+        0, inner_steps, prime_step, (state.prime, state.prime_opt)
+    )
+
+    def theta_loss(theta):
+        real = objective.real_loss(model, theta, subset, inputs, targets, weights)
+        at = syn(theta, state.logits, temperature=hyper.temperature)
+        return real + hyper.lam * at, real
+
+    (_, real), theta_grads = jax.value_and_grad(theta_loss, has_aux=True)(state.theta)
+    theta, theta_opt = _adam_update(
+        opt, theta_grads, state.theta_opt, state.theta, hyper.lr_theta
+    )
+    similarity = objective.subset_similarity(neighbours, sims, subset)
+
+    def z_loss(logits):
+        at_theta = syn(theta, logits, temperature=hyper.temperature)
+        at_prime = syn(prime, logits, temperature=hyper.temperature)
+        p = jax.nn.softmax(logits[:, :, subset] / hyper.temperature, axis=-1)
+        cooc = objective.cooccurrence(p, similarity, pairs)
+        total = hyper.lam * (at_theta - at_prime) + hyper.beta * cooc
+        return total, (at_theta, at_prime, cooc)
+
+    (_, (at_theta, at_prime, cooc)), z_grads = jax.value_and_grad(z_loss, has_aux=True)(
+        state.logits
+    )
+    updates, logits_opt = opt.update(
+        z_grads, _with_lr(state.logits_opt, hyper.lr_logits), state.logits
+    )
+    columns = jnp.zeros(state.logits.shape[-1], bool).at[subset].set(True)
+    logits = state.logits + jnp.where(columns, updates, 0.0)
+    new = FosterState(
+        logits, logits_opt, theta, theta_opt, prime, prime_opt, state.step + 1
+    )
+    return new, {
+        "real": real,
+        "syn": at_theta,
+        "syn_prime": at_prime,
+        "penalty": at_theta - at_prime,
+        "cooc": cooc,
+        "covered": covered,
+    }
+
+
+def unrolled_step(
+    logits: Array,
+    logits_opt: PyTree,
+    anchor: PyTree,
+    key: PRNGKey,
+    inputs: Array,
+    targets: Array,
+    weights: Array,
+    hyper: Hyper,
+    *,
+    model,
+    subset_size: int,
+    unroll: int,
+    top_c: int = 1,
+) -> tuple[Array, PyTree, Array]:
+    """The second-order (bi-level, unrolled) step FOSTER avoids, on the same subset:
+    `unroll` SGD steps of the model on L_syn(., Z) from `anchor`, then the real
+    loss of the result, differentiated in Z through the whole unroll (Hessian-
+    vector products). For the efficiency comparison only.
+
+    Returns:
+      (new logits, new logits optimiser state, the outer real loss).
+    """
+    opt = adam()
+    subset, _ = step_subset(key, logits, inputs, targets, subset_size, top_c)
+
+    def outer(z):
+        def inner(params, _):
+            grads = jax.grad(objective.synthetic_loss, argnums=1)(
+                model, params, z, subset, hyper.temperature
+            )
+            params = jax.tree.map(lambda p, g: p - hyper.lr_theta * g, params, grads)
+            return params, None
+
+        params, _ = jax.lax.scan(inner, anchor, None, length=unroll)
+        return objective.real_loss(model, params, subset, inputs, targets, weights)
+
+    loss, grads = jax.value_and_grad(outer)(logits)
+    updates, logits_opt = opt.update(
+        grads, _with_lr(logits_opt, hyper.lr_logits), logits
+    )
+    columns = jnp.zeros(logits.shape[-1], bool).at[subset].set(True)
+    return logits + jnp.where(columns, updates, 0.0), logits_opt, loss
