@@ -1,5 +1,6 @@
 """FOSTER-style distillation: subsets, losses, regulariser, first-order step, reset."""
 
+import dataclasses
 import functools
 
 import jax
@@ -256,3 +257,35 @@ class SyntheticTest(absltest.TestCase):
 
 if __name__ == "__main__":
     absltest.main()
+
+
+class DistillTest(absltest.TestCase):
+    @pytest.mark.slow  # an expert training and two distillations: about 20 s
+    def test_loop_is_deterministic_and_refuses_a_subset_without_the_batch(self):
+        from infinite_ae.foster import distill
+
+        seqs, _ = make_markov_sequences(60, I, mean_length=6, seed=2)
+        model = _model()
+        anchors = distill.expert_trajectory(
+            model, seqs, epochs=2, loss="ce", batch_size=32, progress=False
+        )
+        self.assertLen(anchors, 2)
+        nbrs, sims = objective.text_neighbours(model.text.embeddings, 3)
+        options = distill.FosterOptions(
+            num_sequences=4, length=L, steps=6, batch_size=4, subset_size=I,
+            reset_every=3,
+        )  # fmt: skip
+        runs = [
+            distill.distill(model, seqs, anchors, nbrs, sims, options, progress=False)
+            for _ in range(2)
+        ]
+        np.testing.assert_array_equal(runs[0].ids, runs[1].ids)
+        ids = runs[0].ids
+        self.assertEqual(ids.shape, (4, L))
+        self.assertTrue(all(len(set(row)) == L for row in ids.tolist()))
+        self.assertEqual([h["step"] for h in runs[0].history], [0, 5])
+        small = dataclasses.replace(options, subset_size=3)
+        with self.assertRaisesRegex(ValueError, "raise subset_size"):
+            distill.distill(model, seqs, anchors, nbrs, sims, small, progress=False)
+        with self.assertRaisesRegex(ValueError, "length"):
+            distill.FosterOptions(length=1)

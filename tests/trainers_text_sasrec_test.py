@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from absl.testing import absltest
 
 from infinite_ae import evaluation
@@ -96,6 +97,7 @@ class TextSASRecTest(absltest.TestCase):
 
 
 class TrainingTest(absltest.TestCase):
+    @pytest.mark.slow  # ten epochs on 1,000 users: about 10 s
     def test_learns_the_chain_and_never_moves_the_text_table(self):
         # Distinct random texts: the adaptor must learn the chain through them.
         num_items, max_len = 15, 12

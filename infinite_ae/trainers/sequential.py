@@ -682,6 +682,7 @@ def fit_sequential(
     train_sequences: Any = None,
     min_batches_per_epoch: int = 1,
     checkpointer: Any = None,
+    on_epoch: Callable[[int, PyTree], None] | None = None,
 ) -> SequentialFitResult:
     """Trains a sequential model with early stopping on validation nDCG@10.
 
@@ -722,6 +723,9 @@ def fit_sequential(
         epoch has at least this many batches; small training sets (a distilled
         summary, a few real users) then get as many updates per epoch, and per
         early-stopping evaluation, as the full data.
+      on_epoch: called as on_epoch(epoch, params) after every training epoch
+        (e.g. to keep a trajectory of checkpoints; copy what you keep: the next
+        epoch reuses the buffers).
       checkpointer: makes the run resumable: an object with
         ``save(epoch, arrays, meta)`` (called after every evaluation with the
         training state and the best parameters as ``arrays`` and the loop's
@@ -788,6 +792,8 @@ def fit_sequential(
         t0 = time.perf_counter()
         key = jax.random.fold_in(base_key, epoch + 1)
         state, stats = epoch_fn(state, key, *rows, gbce_t)
+        if on_epoch is not None:
+            on_epoch(epoch, state.params)
         epoch_loss = float(stats["loss"])
         epoch_times.append(time.perf_counter() - t0)
         loop.check_loss(epoch_loss, epoch, learning_rate)
