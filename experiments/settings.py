@@ -570,6 +570,46 @@ class SequentialSettings:
 
 
 @dataclasses.dataclass(frozen=True)
+class FosterSettings:
+    """`config.foster` (documented in configs/foster_section.py)."""
+
+    text_source: Literal["recbole", "movielens", "amazon_meta", "generated"] = _field()
+    text_path: str = _field()
+    missing_text: Literal["error", "empty"] = _field()
+    encoder: Literal["minilm", "bag_of_words", "small_bert"] = _field()
+    encode_batch_size: int = _field(**AT_LEAST_ONE)
+    cache_dir: str = _field()
+    budgets: tuple[int, ...] = _field(**ALL_AT_LEAST_ONE)
+    length: int = _field(**_check(lambda v: v >= 2, "must be >= 2"))
+    expert_epochs: int = _field(**AT_LEAST_ONE)
+    steps: int = _field(**AT_LEAST_ONE)
+    batch_size: int = _field(**AT_LEAST_ONE)
+    subset_size: int = _field(**AT_LEAST_ONE)
+    top_c: int = _field(**NON_NEGATIVE)
+    inner_steps: int = _field(**AT_LEAST_ONE)
+    reset_every: int = _field(**AT_LEAST_ONE)
+    lam: float = _field(**NON_NEGATIVE)
+    beta: float = _field(**NON_NEGATIVE)
+    temperature: float = _field(**POSITIVE)
+    lr_theta: float = _field(**POSITIVE)
+    lr_prime: float = _field(**POSITIVE)
+    lr_logits: float = _field(**POSITIVE)
+    cooc_top_k: int = _field(**AT_LEAST_ONE)
+    pairs: Literal["all", "adjacent"] = _field()
+    init: Literal["real", "random"] = _field()
+    subset_sampling: bool = _field()
+    reset: bool = _field()
+    cooc: bool = _field()
+    baselines: tuple[Literal["random_users", "longest", "most_recent"], ...] = _field()
+
+    def __post_init__(self):
+        if self.text_source != "generated" and not self.text_path:
+            raise _fail(
+                "config.foster.text_path", self.text_path, "names the item-text file"
+            )
+
+
+@dataclasses.dataclass(frozen=True)
 class AdapterSettings:
     """`config.adapter`: distilled users -> training sequences, and the budgets."""
 
@@ -668,6 +708,7 @@ Method = Literal[
     "sequential",
     "distill_to_sequential",
     "autosample",
+    "foster",
 ]
 KRR_METRICS = ("hr", "recall", "hit", "precision", "ndcg", "mrr", "psp", "psp_norm")
 DISTILL_METRICS = ("hr", "ndcg")
@@ -689,12 +730,18 @@ class Settings:
     multvae: MultVAESettings | None = None
     autosample: AutoSampleSettings | None = None
     trainers: dict[str, TrainerSettings] | None = None
+    foster: FosterSettings | None = None
 
     @property
     def uses_sequences(self) -> bool:
         """Whether the job reads `Sequences` (else the set view, `Interactions`)."""
-        return "sequential" in self.method or (
-            self.autosample is not None and self.autosample.model in SEQUENTIAL_MODELS
+        return (
+            "sequential" in self.method
+            or self.method == "foster"
+            or (
+                self.autosample is not None
+                and self.autosample.model in SEQUENTIAL_MODELS
+            )
         )
 
 
@@ -733,7 +780,7 @@ def from_config(config: Any) -> Settings:
             AutoSampleSettings, config.autosample, "config.autosample"
         )
     sequential_model = getattr(sections.get("autosample"), "model", None)
-    if method in ("sequential", "distill_to_sequential") or (
+    if method in ("sequential", "distill_to_sequential", "foster") or (
         sequential_model in SEQUENTIAL_MODELS
     ):
         sequential = build(SequentialSettings, config.sequential, "config.sequential")
@@ -753,6 +800,27 @@ def from_config(config: Any) -> Settings:
             )
     if method == "distill_to_sequential":
         sections["adapter"] = build(AdapterSettings, config.adapter, "config.adapter")
+    if method == "foster":
+        if "foster" not in config:
+            raise _fail(
+                "config.foster",
+                None,
+                "missing: FOSTER configs add it (foster_section.get_section())",
+            )
+        foster = build(FosterSettings, config.foster, "config.foster")
+        if foster.length > sequential.max_len:
+            raise _fail(
+                "config.foster.length",
+                foster.length,
+                f"must be <= config.sequential.max_len ({sequential.max_len})",
+            )
+        if sequential.model != "sasrec":
+            raise _fail(
+                "config.sequential.model",
+                sequential.model,
+                "FOSTER trains the text-based SASRec: use 'sasrec'",
+            )
+        sections["foster"] = foster
     if method == "multvae" or "multvae" in getattr(
         sections.get("distill"), "compare", ()
     ):
@@ -773,7 +841,9 @@ def from_config(config: Any) -> Settings:
         raise _fail("config.model.dtype", model.dtype, f"{method} runs in float32 only")
     data = build(DataSettings, config.data, "config.data")
     if (
-        "sequential" in method or sequential_model in SEQUENTIAL_MODELS
+        "sequential" in method
+        or method == "foster"
+        or sequential_model in SEQUENTIAL_MODELS
     ) and data.name not in SEQUENCE_DATA:
         what = f"config.method={method!r}" + (
             f" with config.autosample.model={sequential_model!r}"

@@ -15,6 +15,7 @@ _JOBS = {
     "sequential": "sequential",
     "distill_to_sequential": "distill_to_sequential",
     "autosample": "autosample",
+    "foster": "foster",
 }
 
 

@@ -23,8 +23,6 @@ skips it; a training in progress resumes from its epoch snapshots
 from __future__ import annotations
 
 import dataclasses
-import json
-import pathlib
 import time
 from typing import Any
 
@@ -101,37 +99,6 @@ def _adapt(settings, sequences, support, logits, streams, num_users: int):
     )
 
 
-def _train_on(settings, sequences, train_sequences, workdir: pathlib.Path, name: str):
-    """Stage 3/4: train on ``train_sequences``, test on the real sequences; cached."""
-    path = workdir / "trained" / f"{name}.json"
-    if path.exists():
-        logging.info("%s: loaded the finished result from %s", name, path)
-        return json.loads(path.read_text())
-    cfg = settings.sequential
-    t0 = time.perf_counter()
-    checkpoint_dir = workdir / "checkpoints" / "trained" / name
-    _, result = sequential.train(
-        cfg,
-        sequences,
-        seed=settings.seed,
-        train_sequences=train_sequences,
-        tag=name,
-        checkpoint_dir=checkpoint_dir,
-    )
-    record = {
-        "test": sequential.reported(result.test, cfg.ks),
-        "val": sequential.reported(result.val, cfg.ks),
-        "best_epoch": result.best_epoch,
-        "epochs": result.epochs,
-        "train_sequences": train_sequences.num_users,
-        "train_tokens_per_epoch": result.tokens_per_epoch,
-        "seconds": time.perf_counter() - t0,
-    }
-    io.atomic_write_json(path, record)
-    io.remove_tree(checkpoint_dir)  # the finished result replaces the snapshots
-    return record
-
-
 def _budget(settings, sequences, interactions, ctx, streams, fraction: float):
     """All runs at one budget: distilled, then each equal-budget baseline."""
     num_users = _budget_users(fraction, sequences.num_users)
@@ -146,7 +113,7 @@ def _budget(settings, sequences, interactions, ctx, streams, fraction: float):
         "distill_seconds": timings["distillation"],
         "adapted_sequences": adapted.num_users,
         "adapted_mean_length": float(adapted.lengths.mean()),
-        "distilled": _train_on(
+        "distilled": sequential.train_recorded(
             settings, sequences, adapted, ctx.workdir, f"distilled_{num_users}"
         ),
         "baselines": {},
@@ -162,7 +129,7 @@ def _budget(settings, sequences, interactions, ctx, streams, fraction: float):
         except ValueError as error:  # e.g. most_recent without timestamps
             logging.warning("baseline %s skipped: %s", kind, error)
             continue
-        out["baselines"][kind] = _train_on(
+        out["baselines"][kind] = sequential.train_recorded(
             settings,
             sequences,
             sequences.subset(users),
@@ -196,7 +163,9 @@ def run(settings: settings_lib.Settings, sequences, ctx) -> dict[str, Any]:
     full = None
     if settings.adapter.full_data:
         t0 = time.perf_counter()
-        full = _train_on(settings, sequences, sequences, ctx.workdir, "full_data")
+        full = sequential.train_recorded(
+            settings, sequences, sequences, ctx.workdir, "full_data"
+        )
         timings["full_data"] = time.perf_counter() - t0
     per_budget = []
     for fraction in settings.adapter.budgets:

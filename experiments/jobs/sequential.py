@@ -24,6 +24,7 @@ from typing import Any
 
 import jax.numpy as jnp
 import numpy as np
+from absl import logging
 
 from experiments import settings as settings_lib
 from infinite_ae import evaluation, io, models, trainers
@@ -98,12 +99,14 @@ def train(
     train_sequences=None,
     tag: str | None = None,
     checkpoint_dir: pathlib.Path | None = None,
+    model=None,
 ):
-    """Fits the configured backbone; returns (model, `SequentialFitResult`).
+    """Fits the configured backbone (or ``model``, e.g. a `TextSASRec`, with the
+    configured training); returns (model, `SequentialFitResult`).
 
     With ``checkpoint_dir`` the training is resumable (`EpochCheckpoints`).
     """
-    model = build_model(cfg, sequences.num_items)
+    model = build_model(cfg, sequences.num_items) if model is None else model
 
     def log_fn(epoch: int, record: dict[str, float]) -> None:
         if writer is not None:
@@ -218,3 +221,44 @@ def run(settings: settings_lib.Settings, sequences, ctx) -> dict[str, Any]:
         "timings": timings,
         "num_users_evaluated": int(np.asarray(result.test["num_users"])),
     }
+
+
+def train_recorded(
+    settings: settings_lib.Settings,
+    sequences,
+    train_sequences,
+    workdir: pathlib.Path,
+    name: str,
+    model=None,
+) -> dict[str, Any]:
+    """`train` on ``train_sequences``, validated and tested on the real
+    ``sequences``; the record is stored as ``trained/<name>.json`` (a rerun loads
+    it) and the training resumes from ``checkpoints/trained/<name>``."""
+    path = workdir / "trained" / f"{name}.json"
+    if path.exists():
+        logging.info("%s: loaded the finished result from %s", name, path)
+        return json.loads(path.read_text())
+    cfg = settings.sequential
+    t0 = time.perf_counter()
+    checkpoint_dir = workdir / "checkpoints" / "trained" / name
+    _, result = train(
+        cfg,
+        sequences,
+        seed=settings.seed,
+        train_sequences=train_sequences,
+        tag=name,
+        checkpoint_dir=checkpoint_dir,
+        model=model,
+    )
+    record = {
+        "test": reported(result.test, cfg.ks),
+        "val": reported(result.val, cfg.ks),
+        "best_epoch": result.best_epoch,
+        "epochs": result.epochs,
+        "train_sequences": train_sequences.num_users,
+        "train_tokens_per_epoch": result.tokens_per_epoch,
+        "seconds": time.perf_counter() - t0,
+    }
+    io.atomic_write_json(path, record)
+    io.remove_tree(checkpoint_dir)  # the finished result replaces the snapshots
+    return record

@@ -11,9 +11,10 @@ Readers return {raw item id: text}:
     ASIN wins (Magazine's 5-core reviews name 6 of their 157 items absent from its
     metadata: `item_texts(..., missing="empty")`).
 
-`item_texts(item_ids, texts)` lists the texts in item-index order (the order of
-`Sequences.item_ids` / `Interactions` raw ids) and refuses missing items unless
-asked to fill them. Errors name the file and line (or the missing ids).
+`successor_texts(sequences)` generates texts for data without any (planted
+sequences). `item_texts(item_ids, texts)` lists the texts in item-index order (the
+order of `Sequences.item_ids` / `Interactions` raw ids) and refuses missing items
+unless asked to fill them. Errors name the file and line (or the missing ids).
 """
 
 from __future__ import annotations
@@ -186,3 +187,22 @@ def item_texts(
             f"{absent[:5]}); pass missing='empty' to give them empty texts"
         )
     return [texts.get(i, "") for i in ids]
+
+
+def successor_texts(sequences, top: int = 3) -> list[str]:
+    """Generated item texts for data without any (planted sequences, tests): item
+    j's text names j and its `top` most frequent next items in the training
+    prefixes ("item 4 then 7 12 9"), so text similarity reflects shared
+    transitions."""
+    counts = np.zeros((sequences.num_items, sequences.num_items), np.int64)
+    for user in range(sequences.num_users):
+        items = sequences.train_items[
+            sequences.train_indptr[user] : sequences.train_indptr[user + 1]
+        ]
+        np.add.at(counts, (items[:-1], items[1:]), 1)
+    texts = []
+    for item, row in enumerate(counts):
+        following = [int(j) for j in np.argsort(-row, kind="stable")[:top] if row[j]]
+        words = " ".join(str(j) for j in following)
+        texts.append(f"item {item}" + (f" then {words}" if words else ""))
+    return texts

@@ -71,7 +71,7 @@ class FosterOptions:
     temperature: float = 1.0
     lr_theta: float = 1e-3
     lr_prime: float = 1e-3
-    lr_logits: float = 0.1
+    lr_logits: float = 0.03
     cooc_top_k: int = 20
     pairs: str = "all"
     init: str = "real"

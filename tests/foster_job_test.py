@@ -1,0 +1,61 @@
+"""The FOSTER job end to end on planted sequences with generated texts."""
+
+import json
+
+import pytest
+
+from configs import foster_quick
+from experiments import pipeline, settings
+
+
+def _config():
+    config = foster_quick.get_config()
+    config.data.synthetic.num_users = 120
+    config.data.synthetic.num_items = 30
+    config.sequential.max_epochs = 4
+    config.foster.budgets = (4,)
+    config.foster.expert_epochs = 2
+    config.foster.steps = 6
+    config.foster.batch_size = 4
+    config.foster.subset_size = 30
+    config.foster.reset_every = 3
+    return config
+
+
+@pytest.mark.slow  # an expert, four trainings and a distillation: about 40 s
+def test_foster_job_writes_results_and_resumes(tmp_path):
+    results = pipeline.run(_config(), tmp_path)
+    for key in ("ndcg@10", "recall@20", "mrr@10"):
+        assert 0 <= results["test"][key] <= 100
+    assert set(results["baselines"]) >= {
+        "baselines/random_users/ndcg@10",
+        "baselines/longest/ndcg@10",
+    }
+    assert "retention/text_sasrec/ndcg@10" in results["retention"]
+    (budget,) = results["per_budget"]
+    assert budget["num_sequences"] == 4 and budget["foster"]["train_sequences"] == 4
+    assert budget["distill_seconds"] > 0
+    assert len(list((tmp_path / "anchors").glob("*.npz"))) == 2
+    # A rerun loads every finished piece instead of recomputing it.
+    record = tmp_path / "trained" / "foster_4.json"
+    changed = json.loads(record.read_text())
+    changed["test"]["ndcg@10"] = 123.0
+    record.write_text(json.dumps(changed))
+    (tmp_path / "results.json").unlink()
+    again = pipeline.run(_config(), tmp_path)
+    assert again["test"]["ndcg@10"] == 123.0
+
+
+def test_settings_name_the_field():
+    config = _config()
+    config.foster.length = 40  # > config.sequential.max_len (12)
+    with pytest.raises(settings.SettingsError, match=r"foster.length.*max_len"):
+        settings.from_config(config)
+    config = _config()
+    config.foster.encoder = "gpt"
+    with pytest.raises(settings.SettingsError, match=r"config.foster.encoder"):
+        settings.from_config(config)
+    config = _config()
+    del config["foster"]
+    with pytest.raises(settings.SettingsError, match=r"config.foster"):
+        settings.from_config(config)
