@@ -27,7 +27,6 @@ import time
 from typing import Any
 
 import numpy as np
-from absl import logging
 
 from experiments import settings as settings_lib
 from experiments import streams as streams_lib
@@ -116,26 +115,15 @@ def _budget(settings, sequences, interactions, ctx, streams, fraction: float):
         "distilled": sequential.train_recorded(
             settings, sequences, adapted, ctx.workdir, f"distilled_{num_users}"
         ),
-        "baselines": {},
-    }
-    for kind in settings.adapter.baselines:
-        try:
-            users = adapter_lib.baseline_users(
-                sequences,
-                num_users,
-                kind=kind,
-                rng=streams.rng("baselines", num_users),
-            )
-        except ValueError as error:  # e.g. most_recent without timestamps
-            logging.warning("baseline %s skipped: %s", kind, error)
-            continue
-        out["baselines"][kind] = sequential.train_recorded(
+        "baselines": sequential.train_baselines(
             settings,
             sequences,
-            sequences.subset(users),
+            num_users,
+            settings.adapter.baselines,
+            streams.rng("baselines", num_users),
             ctx.workdir,
-            f"{kind}_{num_users}",
-        )
+        ),
+    }
     return out
 
 

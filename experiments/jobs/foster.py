@@ -33,7 +33,6 @@ from experiments import settings as settings_lib
 from experiments import streams as streams_lib
 from experiments.jobs import sequential
 from infinite_ae import io, text
-from infinite_ae.adapters import sequential as adapter_lib
 from infinite_ae.data import item_text
 from infinite_ae.foster import distill as distill_lib
 from infinite_ae.foster import objective, synthetic
@@ -172,24 +171,16 @@ def _budget(settings, model, sequences, anchors, neighbours, budget, ctx, stream
         "foster": sequential.train_recorded(
             settings, sequences, train, ctx.workdir, f"foster_{budget}", model
         ),
-        "baselines": {},
-    }
-    for kind in settings.foster.baselines:
-        try:
-            users = adapter_lib.baseline_users(
-                sequences, budget, kind=kind, rng=streams.rng("baselines", budget)
-            )
-        except ValueError as error:  # e.g. most_recent without timestamps
-            logging.warning("baseline %s skipped: %s", kind, error)
-            continue
-        out["baselines"][kind] = sequential.train_recorded(
+        "baselines": sequential.train_baselines(
             settings,
             sequences,
-            sequences.subset(users),
+            budget,
+            settings.foster.baselines,
+            streams.rng("baselines", budget),
             ctx.workdir,
-            f"{kind}_{budget}",
             model,
-        )
+        ),
+    }
     return out
 
 

@@ -28,6 +28,7 @@ from absl import logging
 
 from experiments import settings as settings_lib
 from infinite_ae import evaluation, io, models, trainers
+from infinite_ae.adapters import sequential as adapter_lib
 from infinite_ae.models.markov import MarkovChain
 
 REPORTED = ("ndcg", "recall", "mrr")
@@ -262,3 +263,34 @@ def train_recorded(
     io.atomic_write_json(path, record)
     io.remove_tree(checkpoint_dir)  # the finished result replaces the snapshots
     return record
+
+
+def train_baselines(
+    settings: settings_lib.Settings,
+    sequences,
+    budget: int,
+    kinds,
+    rng,
+    workdir: pathlib.Path,
+    model=None,
+) -> dict[str, dict[str, Any]]:
+    """`train_recorded` on `budget` real users of each baseline kind
+    (`adapters.sequential.baseline_users`, drawn with ``rng``), stored as
+    ``<kind>_<budget>``; a kind the data cannot give (most_recent without
+    timestamps) is skipped with a warning."""
+    out = {}
+    for kind in kinds:
+        try:
+            users = adapter_lib.baseline_users(sequences, budget, kind=kind, rng=rng)
+        except ValueError as error:
+            logging.warning("baseline %s skipped: %s", kind, error)
+            continue
+        out[kind] = train_recorded(
+            settings,
+            sequences,
+            sequences.subset(users),
+            workdir,
+            f"{kind}_{budget}",
+            model,
+        )
+    return out
