@@ -28,6 +28,7 @@ from typing import Any, Protocol, runtime_checkable
 import jax
 import numpy as np
 
+from infinite_ae import progress as progress_lib
 from infinite_ae.text import bert, tokenization, weights
 from infinite_ae.text.bert import BertConfig
 from infinite_ae.types import PRNGKey, PyTree
@@ -150,11 +151,12 @@ class BertTextEncoder:
         texts = check_texts(texts)
         return [encoding.ids for encoding in self.tokenizer.encode_batch(texts)]
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
+    def encode(self, texts: Sequence[str], *, progress: bool = True) -> np.ndarray:
         """Embeds texts in batches.
 
         Args:
           texts: n strings (empty strings embed [CLS] [SEP]).
+          progress: a bar over the texts (and log lines) for long catalogues.
 
         Returns:
           [n, dim] float32 NumPy rows of unit L2 norm, in the order of `texts`.
@@ -166,6 +168,9 @@ class BertTextEncoder:
             length_buckets=self.length_buckets,
             batch_size=self.row_buckets[-1],
         )
+        bar = None
+        if progress and len(batches) > 1:
+            bar = progress_lib.Progress(len(ids), f"encode/{self.name}", unit="text")
         for rows, length in batches:
             token_ids, mask = tokenization.pad_tokens(
                 [ids[row] for row in rows],
@@ -174,6 +179,10 @@ class BertTextEncoder:
             )
             embedded = self._forward(self.params, token_ids, mask)
             out[rows] = np.asarray(embedded)[: len(rows)]
+            if bar is not None:
+                bar.update(len(rows))
+        if bar is not None:
+            bar.close()
         return out
 
 
