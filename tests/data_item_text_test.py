@@ -3,9 +3,10 @@
 import gzip
 import json
 
+import numpy as np
 import pytest
 
-from infinite_ae.data import item_text, load_recbole_sequences, loaders
+from infinite_ae.data import Sequences, item_text, load_recbole_sequences, loaders
 
 
 def _write(path, text, *, compress=False, encoding="utf-8"):
@@ -120,3 +121,21 @@ def test_real_item_texts_cover_their_datasets(real_data):
         item_text.item_texts(items, meta)
     texts = item_text.item_texts(items, meta, missing="empty")
     assert sum(map(bool, texts)) == 151
+
+
+def test_successor_texts_name_the_most_frequent_next_items():
+    seqs = Sequences(
+        train_indptr=np.array([0, 4, 7]),
+        train_items=np.array([0, 1, 0, 1, 0, 2, 3], np.int32),
+        val_items=np.array([-1, -1], np.int32),
+        test_items=np.array([-1, -1], np.int32),
+        user_ids=np.array([0, 1]),
+        item_ids=np.array([10, 11, 12, 13]),
+    )
+    # 0 -> 1 twice and 0 -> 2 once; 1 -> 0 once; 2 -> 3 once; 3 -> nothing.
+    assert item_text.successor_texts(seqs, top=2) == [
+        "item 0 then 1 2",
+        "item 1 then 0",
+        "item 2 then 3",
+        "item 3",
+    ]
