@@ -1,0 +1,158 @@
+"""Seconds per FOSTER step against the unrolled second-order step, by subset size.
+
+FOSTER-style (reconstructed from the abstract). On a random catalogue of I items
+with 384-d text embeddings and a text-based SASRec, times (warm, block until
+ready, medians of --repeats interleaved calls):
+
+* the first-order step (`foster.step.foster_step`: theta' update, theta update, Z
+  update; no second-order terms);
+* the unrolled step (`foster.step.unrolled_step`: --unroll SGD steps of the model
+  on the synthetic data, differentiated through) at the same subset size;
+* the items' adapted embeddings (the step's item encoding) for the subset and for
+  the whole catalogue.
+
+Timing only: the real windows are random items, so a small subset need not hold
+all of a batch's items (`covered` is not checked; it does not change the cost).
+
+Run:    python benchmarks/foster_step_bench.py [--items=4385 --subsets=256,1024,4385]
+Smoke:  python benchmarks/foster_step_bench.py --smoke
+
+Prints one JSON line and a table; writes --out (JSON) unless --smoke.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import pathlib
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from absl import app, flags
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from experiments import pipeline  # noqa: E402
+from infinite_ae import io  # noqa: E402
+from infinite_ae.foster import objective, step, synthetic  # noqa: E402
+from infinite_ae.trainers.text_sasrec import ItemText, TextSASRec  # noqa: E402
+
+_ITEMS = flags.DEFINE_integer("items", 4385, "Catalogue size I (Scientific's).")
+_SUBSETS = flags.DEFINE_list("subsets", ["256", "1024", "4385"], "Subset sizes k.")
+_SEQUENCES = flags.DEFINE_integer("sequences", 20, "Synthetic sequences M.")
+_LENGTH = flags.DEFINE_integer("length", 20, "Synthetic and real window length L.")
+_BATCH = flags.DEFINE_integer("batch", 32, "Real windows per step.")
+_UNROLL = flags.DEFINE_integer("unroll", 10, "Inner steps of the unrolled variant.")
+_REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls of each.")
+_OUT = flags.DEFINE_string("out", "benchmarks/results/foster_step_bench.json", "JSON.")
+_SMOKE = flags.DEFINE_bool("smoke", False, "Tiny sizes.")
+
+
+def _timed(fn, *args, repeats: int) -> list[float]:
+    jax.block_until_ready(fn(*args))  # compile
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def _setup(items: int, length: int, batch: int, sequences: int):
+    rng = np.random.default_rng(0)
+    model = TextSASRec(
+        ItemText(rng.normal(size=(items, 384))),
+        max_len=length,
+        embedding_dim=64,
+        num_blocks=2,
+        dropout_rate=0.0,
+    )
+    anchor = model.init(jax.random.key(0))
+    logits = synthetic.init_logits(jax.random.key(1), sequences, length, items)
+    windows = rng.integers(1, items + 1, size=(batch, length)).astype(np.int32)
+    real = (jnp.asarray(windows), jnp.asarray(np.roll(windows, -1, axis=1)))
+    neighbours = tuple(
+        map(jnp.asarray, objective.text_neighbours(model.text.embeddings, 20))
+    )
+    return model, anchor, logits, real, neighbours
+
+
+def _row(model, anchor, logits, real, neighbours, k: int, repeats: int) -> dict:
+    hyper = step.Hyper.make(
+        lam=1.0, beta=0.01, temperature=1.0, lr_theta=1e-3, lr_prime=1e-3,
+        lr_logits=0.03,
+    )  # fmt: skip
+    weights = jnp.ones(real[0].shape[0], jnp.float32)
+    first = jax.jit(functools.partial(step.foster_step, model=model, subset_size=k))
+    unrolled = jax.jit(
+        functools.partial(
+            step.unrolled_step, model=model, subset_size=k, unroll=_UNROLL.value
+        )
+    )
+    state = step.init_state(logits, anchor)
+    key = jax.random.key(2)
+    first_times = _timed(
+        first, state, key, *real, weights, *neighbours, hyper, repeats=repeats
+    )
+    second_times = _timed(
+        unrolled, logits, state.logits_opt, anchor, key, *real, weights, hyper,
+        repeats=repeats,
+    )  # fmt: skip
+    subset = jnp.arange(k)
+    encode = jax.jit(model.item_embeddings)
+    encode_times = _timed(encode, anchor, subset, repeats=repeats)
+    first_s, second_s = float(np.median(first_times)), float(np.median(second_times))
+    return {
+        "subset_size": k,
+        "first_order_s": first_s,
+        "unrolled_s": second_s,
+        "first_over_unrolled": first_s / second_s,
+        "encode_subset_s": float(np.median(encode_times)),
+    }
+
+
+def main(argv):
+    del argv
+    items, subsets = _ITEMS.value, [int(k) for k in _SUBSETS.value]
+    length, batch, sequences = _LENGTH.value, _BATCH.value, _SEQUENCES.value
+    if _SMOKE.value:
+        items, subsets, length, batch, sequences = 60, [20, 60], 6, 4, 3
+    model, anchor, logits, real, neighbours = _setup(items, length, batch, sequences)
+    rows = [
+        _row(model, anchor, logits, real, neighbours, min(k, items), _REPEATS.value)
+        for k in subsets
+    ]
+    full = jax.jit(model.item_embeddings)
+    full_encode = float(
+        np.median(_timed(full, anchor, jnp.arange(items), repeats=_REPEATS.value))
+    )
+    for row in rows:
+        row["encode_over_catalogue"] = row["encode_subset_s"] / full_encode
+    record = {
+        "benchmark": "foster_step",
+        "smoke": _SMOKE.value,
+        "items": items,
+        "sequences": sequences,
+        "length": length,
+        "batch": batch,
+        "unroll": _UNROLL.value,
+        "rows": rows,
+        **pipeline.environment(),
+    }
+    if not _SMOKE.value:
+        io.atomic_write_json(pathlib.Path(_OUT.value), record)
+    print(json.dumps({k: record[k] for k in ("benchmark", "items", "rows")}))
+    print(f"\n{'k':>6}{'first-order s':>15}{'unrolled s':>12}{'ratio':>8}{'encode':>9}")
+    for row in rows:
+        print(
+            f"{row['subset_size']:>6}{row['first_order_s']:>15.4f}"
+            f"{row['unrolled_s']:>12.4f}{row['first_over_unrolled']:>8.3f}"
+            f"{row['encode_over_catalogue']:>9.3f}"
+        )
+
+
+if __name__ == "__main__":
+    app.run(main)
