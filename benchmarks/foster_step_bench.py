@@ -17,7 +17,7 @@ all of a batch's items (`covered` is not checked; it does not change the cost).
 Run:    python benchmarks/foster_step_bench.py [--items=4385 --subsets=256,1024,4385]
 Smoke:  python benchmarks/foster_step_bench.py --smoke
 
-Prints one JSON line and a table; writes --out (JSON) unless --smoke.
+Prints one JSON line and a table; writes --output (JSON).
 """
 
 from __future__ import annotations
@@ -47,7 +47,11 @@ _LENGTH = flags.DEFINE_integer("length", 20, "Synthetic and real window length L
 _BATCH = flags.DEFINE_integer("batch", 32, "Real windows per step.")
 _UNROLL = flags.DEFINE_integer("unroll", 10, "Inner steps of the unrolled variant.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls of each.")
-_OUT = flags.DEFINE_string("out", "benchmarks/results/foster_step_bench.json", "JSON.")
+_OUTPUT = flags.DEFINE_string(
+    "output", None, "JSON path (default: results/foster_step_bench.json; with "
+    "--smoke, none)."
+)  # fmt: skip
+RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "foster_step_bench.json"
 _SMOKE = flags.DEFINE_bool("smoke", False, "Tiny sizes.")
 
 
@@ -142,8 +146,9 @@ def main(argv):
         "rows": rows,
         **pipeline.environment(),
     }
-    if not _SMOKE.value:
-        io.atomic_write_json(pathlib.Path(_OUT.value), record)
+    output = _OUTPUT.value or (None if _SMOKE.value else RESULTS)
+    if output:
+        io.atomic_write_json(pathlib.Path(output), record)
     print(json.dumps({k: record[k] for k in ("benchmark", "items", "rows")}))
     print(f"\n{'k':>6}{'first-order s':>15}{'unrolled s':>12}{'ratio':>8}{'encode':>9}")
     for row in rows:

@@ -745,6 +745,61 @@ class Settings:
         )
 
 
+def _sequence_sections(
+    config: Any, method: str, sequential_model: str | None
+) -> dict[str, Any]:
+    """The sections of the jobs that read sequences: `config.sequential` (checked
+    against AutoSample's model and FOSTER), `config.adapter`, `config.foster`."""
+    sections: dict[str, Any] = {}
+    if method not in ("sequential", "distill_to_sequential", "foster") and (
+        sequential_model not in SEQUENTIAL_MODELS
+    ):
+        return sections
+    sequential = build(SequentialSettings, config.sequential, "config.sequential")
+    sections["sequential"] = sequential
+    if sequential_model in SEQUENTIAL_MODELS:
+        if sequential.model != sequential_model:
+            raise _fail(
+                "config.sequential.model",
+                sequential.model,
+                f"must be config.autosample.model ({sequential_model!r})",
+            )
+        if sequential.loss not in ("bce", "gbce"):
+            raise _fail(
+                "config.sequential.loss",
+                sequential.loss,
+                "AutoSample searches the negatives of a sampled loss: bce or gbce",
+            )
+    if method == "distill_to_sequential":
+        sections["adapter"] = build(AdapterSettings, config.adapter, "config.adapter")
+    if method == "foster":
+        sections["foster"] = _foster_section(config, sequential)
+    return sections
+
+
+def _foster_section(config: Any, sequential: SequentialSettings) -> FosterSettings:
+    if "foster" not in config:
+        raise _fail(
+            "config.foster",
+            None,
+            "missing: FOSTER configs add it (foster_section.get_section())",
+        )
+    foster = build(FosterSettings, config.foster, "config.foster")
+    if foster.length > sequential.max_len:
+        raise _fail(
+            "config.foster.length",
+            foster.length,
+            f"must be <= config.sequential.max_len ({sequential.max_len})",
+        )
+    if sequential.model != "sasrec":
+        raise _fail(
+            "config.sequential.model",
+            sequential.model,
+            "FOSTER trains the text-based SASRec: use 'sasrec'",
+        )
+    return foster
+
+
 def from_config(config: Any) -> Settings:
     """Validates ``config`` into `Settings` before anything is loaded.
 
@@ -780,47 +835,8 @@ def from_config(config: Any) -> Settings:
             AutoSampleSettings, config.autosample, "config.autosample"
         )
     sequential_model = getattr(sections.get("autosample"), "model", None)
-    if method in ("sequential", "distill_to_sequential", "foster") or (
-        sequential_model in SEQUENTIAL_MODELS
-    ):
-        sequential = build(SequentialSettings, config.sequential, "config.sequential")
-        sections["sequential"] = sequential
-    if sequential_model in SEQUENTIAL_MODELS:
-        if sequential.model != sequential_model:
-            raise _fail(
-                "config.sequential.model",
-                sequential.model,
-                f"must be config.autosample.model ({sequential_model!r})",
-            )
-        if sequential.loss not in ("bce", "gbce"):
-            raise _fail(
-                "config.sequential.loss",
-                sequential.loss,
-                "AutoSample searches the negatives of a sampled loss: bce or gbce",
-            )
-    if method == "distill_to_sequential":
-        sections["adapter"] = build(AdapterSettings, config.adapter, "config.adapter")
-    if method == "foster":
-        if "foster" not in config:
-            raise _fail(
-                "config.foster",
-                None,
-                "missing: FOSTER configs add it (foster_section.get_section())",
-            )
-        foster = build(FosterSettings, config.foster, "config.foster")
-        if foster.length > sequential.max_len:
-            raise _fail(
-                "config.foster.length",
-                foster.length,
-                f"must be <= config.sequential.max_len ({sequential.max_len})",
-            )
-        if sequential.model != "sasrec":
-            raise _fail(
-                "config.sequential.model",
-                sequential.model,
-                "FOSTER trains the text-based SASRec: use 'sasrec'",
-            )
-        sections["foster"] = foster
+    sections.update(_sequence_sections(config, method, sequential_model))
+    sequential = sections.get("sequential")
     if method == "multvae" or "multvae" in getattr(
         sections.get("distill"), "compare", ()
     ):
@@ -840,11 +856,7 @@ def from_config(config: Any) -> Settings:
     if model.dtype == "float64" and method != "infinite_ae" and method != "ease":
         raise _fail("config.model.dtype", model.dtype, f"{method} runs in float32 only")
     data = build(DataSettings, config.data, "config.data")
-    if (
-        "sequential" in method
-        or method == "foster"
-        or sequential_model in SEQUENTIAL_MODELS
-    ) and data.name not in SEQUENCE_DATA:
+    if sequential is not None and data.name not in SEQUENCE_DATA:
         what = f"config.method={method!r}" + (
             f" with config.autosample.model={sequential_model!r}"
             if method == "autosample"
