@@ -185,14 +185,15 @@ class SequentialValidationLossTest(absltest.TestCase):
         model = sasrec.SASRec(
             num_items=num_items, max_len=5, embedding_dim=8, num_heads=1, num_blocks=1
         )
-        params = model.init(jax.random.key(0))
+        params = jax.jit(model.init)(jax.random.key(0))
         # item + 1, right-aligned. The second user's 5 history items and target
         # leave 2 competitors (< top_k); the third repeats one item.
         histories = np.array(
             [[0, 0, 3, 7, 1], [2, 3, 4, 5, 6], [0, 0, 5, 5, 5]], np.int32
         )
         items = np.array([4, 0, 4], np.int32)
-        scores = np.asarray(model.scores(params, jnp.asarray(histories)), np.float64)
+        scores = jax.jit(model.scores)(params, jnp.asarray(histories))
+        scores = np.asarray(scores, np.float64)
         top_terms, softmax_terms = [], []
         for s, history, item in zip(scores, histories, items, strict=True):
             softmax_terms.append(np.log(np.exp(s).sum()) - s[item])
@@ -204,14 +205,15 @@ class SequentialValidationLossTest(absltest.TestCase):
             ("top_bpr", np.mean(top_terms)),
             ("softmax", np.mean(softmax_terms)),
         ):
-            got = autosample.sequential.validation_loss(
-                model,
-                params,
-                jnp.asarray(histories),
-                jnp.asarray(items),
-                objective=objective,
-                top_k=top_k,
+            loss = jax.jit(
+                functools.partial(
+                    autosample.sequential.validation_loss,
+                    model,
+                    objective=objective,
+                    top_k=top_k,
+                )
             )
+            got = loss(params, jnp.asarray(histories), jnp.asarray(items))
             np.testing.assert_allclose(float(got), expected, rtol=1e-5)
 
 

@@ -21,6 +21,7 @@ from unittest import mock
 
 import jax
 import numpy as np
+import pytest
 from absl.testing import absltest, parameterized
 
 from infinite_ae import text
@@ -115,6 +116,7 @@ def _jitted_embed():
 
 
 class MiniLMTest(absltest.TestCase):
+    @pytest.mark.slow  # loads the 90 MB weights and compiles 40 texts: about 8 s
     def test_matches_sentence_transformers(self):
         encoder = _minilm_or_skip(self)
         stored = np.load(REFERENCE)
