@@ -88,6 +88,7 @@ class MixtureTest(parameterized.TestCase):
 
 
 class HypergradientTest(absltest.TestCase):
+    @pytest.mark.slow  # float64 unrolls and finite differences: about 10 s
     def test_first_order_equals_grad_through_unroll_and_finite_differences(self):
         data = _data()
         with jax.enable_x64(True):

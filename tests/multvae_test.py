@@ -63,6 +63,7 @@ class MultVAETest(absltest.TestCase):
         want = (weights * per_row).sum() / weights.sum()
         self.assertAlmostEqual(float(got), want, places=4)
 
+    @pytest.mark.slow  # several Mult-VAE epochs: about 8 s
     def test_padding_rows_change_nothing(self):
         # A near-zero posterior variance makes z = mean, so the sampled noise
         # (whose draw depends on the batch shape) cannot differ between the two.

@@ -208,8 +208,9 @@ def embed_tokens(
     >>> config = BertConfig(vocab_size=10, hidden_size=8, num_layers=1,
     ...                     num_heads=2, intermediate_size=16)
     >>> params = init_params(jax.random.key(0), config)
-    >>> out = embed_tokens(params, jnp.array([[1, 5, 2, 0]]),
-    ...                    jnp.array([[1, 1, 1, 0]]), config=config)
+    >>> import functools
+    >>> embed = jax.jit(functools.partial(embed_tokens, config=config))
+    >>> out = embed(params, jnp.array([[1, 5, 2, 0]]), jnp.array([[1, 1, 1, 0]]))
     >>> out.shape, bool(jnp.allclose(jnp.linalg.norm(out, axis=-1), 1.0))
     ((1, 8), True)
     """
