@@ -57,6 +57,7 @@ def _batch(model, samplers, params, graph, data, size=64, key=0):
     return users, items, w, negs
 
 
+@pytest.mark.slow  # both models' mixed losses: about 11 s
 class MixtureTest(parameterized.TestCase):
     @parameterized.parameters("bprmf", "lightgcn")
     def test_one_hot_weights_give_the_single_sampler_loss(self, kind):

@@ -5,6 +5,7 @@ import tempfile
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 import scipy.sparse as sp
 from absl.testing import absltest, parameterized
 
@@ -111,6 +112,7 @@ class PoolTest(parameterized.TestCase):
         np.testing.assert_array_equal(counts, want)
         self.assertEqual(len(set(zip(u, i, strict=True))), len(u))
 
+    @pytest.mark.slow  # pools and subsets over many draws: about 5 s
     def test_tail_removed_from_pool_and_in_every_subset(self):
         train = _toy_train()
         deg = np.diff(train.indptr)

@@ -122,6 +122,7 @@ def test_default_workdir_names_config_and_arg():
     )
 
 
+@pytest.mark.slow  # the README's first command in a subprocess: about 17 s
 def test_cli_runs_quickstart_with_overrides(tmp_path):
     cmd = [
         sys.executable,

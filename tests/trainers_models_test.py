@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 import scipy.sparse as sp
 from absl.testing import absltest, parameterized
 
@@ -154,6 +155,7 @@ class ModelsTest(parameterized.TestCase):
     # The padding logic is model-agnostic (train_epoch, build_graph); the XLA
     # propagation is checked against NumPy above.
     @parameterized.parameters("bprmf", "lightgcn")
+    @pytest.mark.slow  # two epochs per model: about 7 s
     def test_epoch_padding_is_a_no_op(self, kind):
         model = _model(kind)
         opt = loop.make_optimizer()

@@ -465,6 +465,7 @@ class TrainingTest(parameterized.TestCase):
                 FIT_MODEL, seqs, loss="bce", sampler="mixgcf", progress=False
             )
 
+    @pytest.mark.slow  # ten epochs and the oracle: about 6 s
     def test_fit_reaches_the_markov_oracle(self):
         seqs, transition = _fit_data()
         records = []
