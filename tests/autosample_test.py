@@ -220,6 +220,7 @@ class SequentialValidationLossTest(absltest.TestCase):
 
 
 class SearchTest(absltest.TestCase):
+    @pytest.mark.slow  # a search on the training loss: about 4 s
     def test_training_loss_collapses_onto_the_easiest_sampler(self):
         # Uniform negatives are the easiest (lowest loss); DNS picks the hardest of
         # 16. Weights driven by the training loss put everything on uniform.

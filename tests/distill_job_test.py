@@ -36,6 +36,7 @@ class _Killed(Exception):
     pass
 
 
+@pytest.mark.slow  # a distillation run and its resume: about 14 s
 class DistillJobTest(absltest.TestCase):
     @classmethod
     def setUpClass(cls):

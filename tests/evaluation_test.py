@@ -5,6 +5,7 @@ import types
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 import scipy.sparse as sp
 from absl.testing import absltest, parameterized
 
@@ -382,6 +383,7 @@ def _stored_zero_data():
     return data
 
 
+@pytest.mark.slow  # every evaluation mode compiled: about 6 s
 class ModesAgreeTest(parameterized.TestCase):
     """Batched, budget-tiled, sharded and fused runs give identical metrics."""
 

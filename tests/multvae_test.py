@@ -91,6 +91,7 @@ class MultVAETest(absltest.TestCase):
             multvae.beta_at(steps, 0.2, 500), [0.0, 0.1, 0.2, 0.2], atol=1e-7
         )
 
+    @pytest.mark.slow  # compiles Mult-VAE's loss: about 3 s
     def test_bad_rows_are_refused(self):
         with self.assertRaisesRegex(ValueError, "non-negative"):
             multvae.pad_to_batches(-self.rows, 4)

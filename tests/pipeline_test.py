@@ -75,6 +75,7 @@ def test_multvae_job_and_its_comparison_row(tmp_path):
     )
 
 
+@pytest.mark.slow  # two pipeline runs: about 3 s
 def test_same_seed_same_results(tmp_path):
     a = pipeline.run(_tiny_config(), tmp_path / "a")
     b = pipeline.run(_tiny_config(), tmp_path / "b")

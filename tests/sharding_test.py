@@ -20,6 +20,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from absl.testing import absltest, parameterized
 
 from infinite_ae import distill, kernels, sharding
@@ -75,6 +76,7 @@ class ShardedDistillTest(absltest.TestCase):
             auxes.append({k: float(v) for k, v in aux.items()})
         return np.asarray(state.logits), auxes
 
+    @pytest.mark.slow  # sharded and unsharded steps compiled: about 5 s
     def test_steps_match_unsharded(self):
         bound = functools.partial(
             distill.update, spec=self.spec, optimizer=self.optimizer

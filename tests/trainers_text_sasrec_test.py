@@ -77,6 +77,7 @@ class TextSASRecTest(absltest.TestCase):
         np.testing.assert_allclose(hidden[:1, 2:], short, rtol=RTOL, atol=ATOL)
         np.testing.assert_array_equal(hidden[0, :2], 0.0)
 
+    @pytest.mark.slow  # two compiled bodies: about 4 s
     def test_hidden_from_embeddings_equals_hidden_on_item_rows(self):
         valid = self.inputs > 0
         rows = self.model.item_embeddings(self.params, jnp.maximum(self.inputs - 1, 0))
