@@ -28,7 +28,7 @@ import dataclasses
 import flax.linen as nn
 import jax.numpy as jnp
 
-from infinite_ae.trainers.sasrec import check_inputs, dropout_rngs
+from infinite_ae.trainers.sasrec import NextItemScores, check_inputs, dropout_rngs
 from infinite_ae.types import Array, ArrayLike, PRNGKey, PyTree
 
 
@@ -100,7 +100,7 @@ class _GRU4RecNet(nn.Module):
 
 
 @dataclasses.dataclass(frozen=True)
-class GRU4Rec:
+class GRU4Rec(NextItemScores):
     """GRU4Rec with a padding-aware GRU (flax.linen inside).
 
     Attributes:
@@ -169,12 +169,3 @@ class GRU4Rec:
     def output_embeddings(self, params: PyTree) -> Array:
         """[I, d] output item table e_j."""
         return self.net.apply(params, method=_GRU4RecNet.output_table)
-
-    def logits(self, params: PyTree, hidden: Array) -> Array:
-        """[B, L, I] scores h_t · e_j of every item at every position."""
-        return jnp.einsum("bld,id->bli", hidden, self.output_embeddings(params))
-
-    def scores(self, params: PyTree, inputs: ArrayLike) -> Array:
-        """[B, I] next-item scores at the last position, eval mode (for ranking)."""
-        last = self.hidden(params, inputs)[:, -1]
-        return last @ self.output_embeddings(params).T

@@ -116,6 +116,20 @@ def encode(net: nn.Module, x: Array, valid: Array, deterministic: bool) -> Array
     return net.final_norm(x) * valid[..., None]
 
 
+class NextItemScores:
+    """`logits` and `scores` of every sequential model, from its `hidden` and
+    `output_embeddings` (SASRec, GRU4Rec and the text-based SASRec share them)."""
+
+    def logits(self, params: PyTree, hidden: Array) -> Array:
+        """[B, L, I] scores h_t · e_j of every item at every position."""
+        return jnp.einsum("bld,id->bli", hidden, self.output_embeddings(params))
+
+    def scores(self, params: PyTree, inputs: ArrayLike) -> Array:
+        """[B, I] next-item scores at the last position, eval mode (for ranking)."""
+        last = self.hidden(params, inputs)[:, -1]
+        return last @ self.output_embeddings(params).T
+
+
 class _SASRecNet(nn.Module):
     num_items: int
     max_len: int
@@ -155,7 +169,7 @@ class _SASRecNet(nn.Module):
 
 
 @dataclasses.dataclass(frozen=True)
-class SASRec:
+class SASRec(NextItemScores):
     """SASRec with causal self-attention blocks (flax.linen inside).
 
     Attributes:
@@ -234,12 +248,3 @@ class SASRec:
     def output_embeddings(self, params: PyTree) -> Array:
         """[I, d] output item table e_j (item j in column j of the scores)."""
         return self.net.apply(params, method=_SASRecNet.output_table)
-
-    def logits(self, params: PyTree, hidden: Array) -> Array:
-        """[B, L, I] scores h_t · e_j of every item at every position."""
-        return jnp.einsum("bld,id->bli", hidden, self.output_embeddings(params))
-
-    def scores(self, params: PyTree, inputs: ArrayLike) -> Array:
-        """[B, I] next-item scores at the last position, eval mode (for ranking)."""
-        last = self.hidden(params, inputs)[:, -1]
-        return last @ self.output_embeddings(params).T

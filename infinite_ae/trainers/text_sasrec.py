@@ -36,6 +36,7 @@ import numpy as np
 from infinite_ae.trainers.sasrec import (
     LAYER_NORM_EPSILON,
     Block,
+    NextItemScores,
     check_inputs,
     dropout_rngs,
     encode,
@@ -130,7 +131,7 @@ class _TextSASRecNet(nn.Module):
 
 
 @dataclasses.dataclass(frozen=True)
-class TextSASRec:
+class TextSASRec(NextItemScores):
     """SASRec whose item embeddings are adapted frozen text embeddings.
 
     Attributes:
@@ -230,12 +231,3 @@ class TextSASRec:
     def output_embeddings(self, params: PyTree) -> Array:
         """[I, d] adapted item table e_j (inputs and scores share it)."""
         return self.net.apply(params, method=_TextSASRecNet.output_table)
-
-    def logits(self, params: PyTree, hidden: Array) -> Array:
-        """[B, L, I] scores h_t · e_j of every item at every position."""
-        return jnp.einsum("bld,id->bli", hidden, self.output_embeddings(params))
-
-    def scores(self, params: PyTree, inputs: ArrayLike) -> Array:
-        """[B, I] next-item scores at the last position, eval mode (for ranking)."""
-        last = self.hidden(params, inputs)[:, -1]
-        return last @ self.output_embeddings(params).T
