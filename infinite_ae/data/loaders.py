@@ -1604,115 +1604,32 @@ def load_csv(
         raise ValueError(f"{source}: line 1: empty file (no data rows)")
     quoted = len(sep) == 1 and sep.isascii()
     first, rest = _split_first_line(data)
-    try:
-        first_text = first.decode("utf-8")
-    except UnicodeDecodeError as error:
-        raise ValueError(
-            f"{source}: line 1: not valid UTF-8 text (byte "
-            f"0x{first[error.start]:02x}); is this a binary file, or in another "
-            "encoding (pass encoding=)?"
-        ) from None
+    first_text = _first_line_text(first, source)
     first_fields = [
         f.strip().strip('"') for f in _split_fields(first_text, sep, quoted=quoted)
     ]
     given = (user_col, item_col, rating_col, time_col)
     if header is None:
-        normalised = {_normalise_column(f) for f in first_fields}
-        header = bool(normalised & set(USER_COLUMNS + ITEM_COLUMNS)) or any(
-            isinstance(g, str) for g in given
-        )
-        second = _split_first_line(rest)[0].decode("utf-8", errors="replace")
-        second_fields = _split_fields(second, sep, quoted=quoted)
-        column = _header_like_column(first_fields, second_fields)
-        if not header and column is not None:
-            raise ValueError(
-                f"{source}: line 1: column {column + 1} holds "
-                f"{first_fields[column]!r} above the number "
-                f"{second_fields[column].strip()!r}: "
-                f"line 1 looks like a header, but names no known user or item "
-                f"column ({first_fields}); pass header=True with user_col= and "
-                "item_col=, or header=False to read line 1 as data"
-            )
+        header = _detect_header(first_fields, rest, given, sep, quoted, source)
+    where = f"{source}: line 1: "
     if header:
         names = first_fields
         body, first_line = rest, 2
+        indices = _columns_by_name(names, given, where)
     else:
         names = [str(i) for i in range(len(first_fields))]
         body, first_line = data, 1
-    num_columns = len(names)
-    where = f"{source}: line 1: "
-    if header:
-        user_index, item_index, rating_index, time_index = (
-            _resolve_column(
-                names, g, candidates, role=role, required=required, where=where
-            )
-            for g, candidates, role, required in zip(
-                given,
-                (USER_COLUMNS, ITEM_COLUMNS, RATING_COLUMNS, TIME_COLUMNS),
-                ("user", "item", "rating", "time"),
-                (True, True, False, False),
-                strict=True,
-            )
-        )
-    else:
-        for role, index in zip(("user", "item", "rating", "time"), given, strict=True):
-            if index is not None and not isinstance(index, int):
-                raise ValueError(f"{role}_col must be a position when header=False")
-        defaults = (
-            0,
-            1,
-            2 if num_columns > 2 else None,
-            3 if num_columns > 3 else None,
-        )
-        user_index, item_index, rating_index, time_index = (
-            g if g is not None else d for g, d in zip(given, defaults, strict=True)
-        )
-        chosen = (user_index, item_index, rating_index, time_index)
-        role_names = ("user id", "item id", "rating", "timestamp")
-        for role, index in zip(role_names, chosen, strict=True):
-            if index is not None and not 0 <= index < num_columns:
-                others = [
-                    s for s in _COMMON_SEPARATORS if s not in sep and s in first_text
-                ]
-                hint = (
-                    f"; the line contains {_sep_repr(others[0])}: wrong separator? "
-                    f"pass sep={others[0]!r}"
-                    if others
-                    else "; wrong separator, or pass *_col= positions that exist"
-                )
-                raise ValueError(
-                    f"{where}{role}: no column {index + 1}, the line splits into "
-                    f"{num_columns} field(s) on {_sep_repr(sep)} "
-                    f"({first_text[:80]!r}){hint}"
-                )
+        indices = _columns_by_position(given, len(names), first_text, sep, where)
     if _is_blank(body):
         raise ValueError(f"{source}: line {first_line}: no data rows")
-    roles: dict[int, _Field] = {}
-    for role, index, kind in (
-        ("user id", user_index, id_type),
-        ("item id", item_index, id_type),
-        ("rating", rating_index, "float"),
-        ("timestamp", time_index, "timestamp"),
-    ):
-        if index is None:
-            continue
-        if index in roles:
-            raise ValueError(
-                f"{where}the {role} and the {roles[index].name} are both column "
-                f"{index + 1}; pass distinct *_col="
-            )
-        name = f"{role} (column {names[index]!r})" if header else role
-        roles[index] = _Field(name, kind)
+    user_index, item_index, rating_index, time_index = indices
     text = _Delimited(
         body,
         source=source,
         sep=sep,
         first_line=first_line,
         quoted=quoted,
-        fields=[
-            roles.get(index, _Field(names[index], "skip"))
-            for index in range(num_columns)
-        ],
+        fields=_column_fields(names, indices, id_type, header=header, where=where),
         separator_advice=" Pass sep={sep} if so.",
         header_advice="" if header else "pass header=True",
     )
@@ -1729,6 +1646,121 @@ def load_csv(
         timestamps=None if time_index is None else text.columns[time_index],
         source=source,
     )
+
+
+_Columns = tuple[int, int, int | None, int | None]  # user, item, rating, time
+
+
+def _first_line_text(first: bytes, source: str) -> str:
+    try:
+        return first.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(
+            f"{source}: line 1: not valid UTF-8 text (byte "
+            f"0x{first[error.start]:02x}); is this a binary file, or in another "
+            "encoding (pass encoding=)?"
+        ) from None
+
+
+def _detect_header(
+    first_fields: list[str],
+    rest: bytes,
+    given: tuple,
+    sep: str,
+    quoted: bool,
+    source: str,
+) -> bool:
+    """Whether line 1 is a header: it names a known user or item column, or a
+    column is selected by name. Refuses a line 1 that looks like another header
+    (a word above a number) rather than reading it as an interaction."""
+    normalised = {_normalise_column(f) for f in first_fields}
+    header = bool(normalised & set(USER_COLUMNS + ITEM_COLUMNS)) or any(
+        isinstance(g, str) for g in given
+    )
+    second = _split_first_line(rest)[0].decode("utf-8", errors="replace")
+    second_fields = _split_fields(second, sep, quoted=quoted)
+    column = _header_like_column(first_fields, second_fields)
+    if not header and column is not None:
+        raise ValueError(
+            f"{source}: line 1: column {column + 1} holds "
+            f"{first_fields[column]!r} above the number "
+            f"{second_fields[column].strip()!r}: "
+            f"line 1 looks like a header, but names no known user or item "
+            f"column ({first_fields}); pass header=True with user_col= and "
+            "item_col=, or header=False to read line 1 as data"
+        )
+    return header
+
+
+def _columns_by_name(names: list[str], given: tuple, where: str) -> _Columns:
+    """The (user, item, rating, time) positions in a header line."""
+    return tuple(
+        _resolve_column(names, g, candidates, role=role, required=required, where=where)
+        for g, candidates, role, required in zip(
+            given,
+            (USER_COLUMNS, ITEM_COLUMNS, RATING_COLUMNS, TIME_COLUMNS),
+            ("user", "item", "rating", "time"),
+            (True, True, False, False),
+            strict=True,
+        )
+    )
+
+
+def _columns_by_position(
+    given: tuple, num_columns: int, first_text: str, sep: str, where: str
+) -> _Columns:
+    """The (user, item, rating, time) positions without a header: the given ones,
+    else user, item[, rating[, timestamp]] in that order."""
+    for role, index in zip(("user", "item", "rating", "time"), given, strict=True):
+        if index is not None and not isinstance(index, int):
+            raise ValueError(f"{role}_col must be a position when header=False")
+    defaults = (
+        0,
+        1,
+        2 if num_columns > 2 else None,
+        3 if num_columns > 3 else None,
+    )
+    chosen = tuple(
+        g if g is not None else d for g, d in zip(given, defaults, strict=True)
+    )
+    role_names = ("user id", "item id", "rating", "timestamp")
+    for role, index in zip(role_names, chosen, strict=True):
+        if index is not None and not 0 <= index < num_columns:
+            others = [s for s in _COMMON_SEPARATORS if s not in sep and s in first_text]
+            hint = (
+                f"; the line contains {_sep_repr(others[0])}: wrong separator? "
+                f"pass sep={others[0]!r}"
+                if others
+                else "; wrong separator, or pass *_col= positions that exist"
+            )
+            raise ValueError(
+                f"{where}{role}: no column {index + 1}, the line splits into "
+                f"{num_columns} field(s) on {_sep_repr(sep)} "
+                f"({first_text[:80]!r}){hint}"
+            )
+    return chosen
+
+
+def _column_fields(
+    names: list[str], indices: _Columns, id_type: str, *, header: bool, where: str
+) -> list[_Field]:
+    """How `_Delimited` parses each column (unselected ones are skipped)."""
+    roles: dict[int, _Field] = {}
+    kinds = (id_type, id_type, "float", "timestamp")
+    role_names = ("user id", "item id", "rating", "timestamp")
+    for role, index, kind in zip(role_names, indices, kinds, strict=True):
+        if index is None:
+            continue
+        if index in roles:
+            raise ValueError(
+                f"{where}the {role} and the {roles[index].name} are both column "
+                f"{index + 1}; pass distinct *_col="
+            )
+        name = f"{role} (column {names[index]!r})" if header else role
+        roles[index] = _Field(name, kind)
+    return [
+        roles.get(index, _Field(names[index], "skip")) for index in range(len(names))
+    ]
 
 
 def load_dataframe(

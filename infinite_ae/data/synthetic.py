@@ -358,55 +358,148 @@ def make_synthetic(
         raise ValueError(f"chunk_size must be positive, got {chunk_size}")
     rng = np.random.default_rng(seed)
     num_clusters = int(max(1, min(num_clusters, num_items)))
-    clusters_given = {
-        "item": "random" if item_cluster is None else "custom",
-        "user": "random" if user_cluster is None else "custom",
-    }
     max_degree = num_items // 2 if max_degree is None else int(max_degree)
     max_degree = max(1, min(max_degree, num_items))
     min_degree = min(int(min_degree), max_degree)
+    # The random stream's order (item clusters, weights, user clusters, degrees,
+    # then the chunks) is part of the output's reproducibility; keep it.
+    latent = {
+        "item_cluster": _item_clusters(rng, item_cluster, num_items, num_clusters),
+        "item_weights": _item_weights(
+            rng, item_weights, num_items, item_popularity_exponent
+        ),
+        "user_cluster": _user_clusters(rng, user_cluster, num_users, num_clusters),
+    }
+    latent["target_degree"] = _target_degrees(
+        rng,
+        degree_profile,
+        num_users,
+        num_items,
+        mean_degree=mean_degree,
+        exponent=user_degree_exponent,
+        min_degree=min_degree,
+        max_degree=max_degree,
+    )
+    sampler = _ItemSampler(latent["item_weights"], latent["item_cluster"], num_clusters)
+    matrices, split_hash, generated = _generate_split(
+        rng,
+        sampler,
+        latent["user_cluster"],
+        latent["target_degree"],
+        cluster_affinity=cluster_affinity,
+        chunk_size=chunk_size,
+        max_rounds=max_rounds,
+        exact=exact_sampling,
+    )
+    info: dict[str, Any] = {
+        "source": "synthetic",
+        "generator": "make_synthetic",
+        "num_users": num_users,
+        "num_items": num_items,
+        "mean_degree": mean_degree if degree_profile is None else None,
+        "user_degree_exponent": user_degree_exponent,
+        "item_popularity_exponent": (
+            item_popularity_exponent if item_weights is None else None
+        ),
+        "num_clusters": num_clusters,
+        "cluster_affinity": cluster_affinity,
+        "min_degree": min_degree,
+        "max_degree": max_degree,
+        "degree_profile": None if degree_profile is None else "custom",
+        "item_weights": None if item_weights is None else "custom",
+        "item_cluster": "random" if item_cluster is None else "custom",
+        "user_cluster": "random" if user_cluster is None else "custom",
+        "chunk_size": chunk_size,
+        "max_rounds": max_rounds,
+        "exact_sampling": exact_sampling,
+        "seed": seed,
+        "split": "infinite_ae",
+        "split_hash": split_hash,
+        "binarized": True,
+        "mean_generated_degree": float(generated.mean()),
+        "num_users_short_of_target": int(np.sum(generated < latent["target_degree"])),
+        "rating_threshold": None,
+        "dedup": "first",
+        "min_user_interactions": 3,
+        "k_core": None,
+    }
+    data = Interactions(
+        *matrices,
+        user_ids=np.arange(num_users),
+        item_ids=np.arange(num_items),
+        name=name,
+        info=info,
+    )
+    return (data, latent) if return_latent else data
 
-    if item_cluster is None:
-        item_cluster = rng.permutation(np.arange(num_items) % num_clusters)
-    else:
-        item_cluster = _check_clusters(item_cluster, num_items, num_clusters, "item")
-    if item_weights is None:
+
+def _item_clusters(
+    rng: np.random.Generator, given: np.ndarray | None, size: int, num_clusters: int
+) -> np.ndarray:
+    """[I] item clusters: `given` (checked), else a random balanced assignment."""
+    if given is None:
+        return rng.permutation(np.arange(size) % num_clusters)
+    return _check_clusters(given, size, num_clusters, "item")
+
+
+def _user_clusters(
+    rng: np.random.Generator, given: np.ndarray | None, size: int, num_clusters: int
+) -> np.ndarray:
+    """[U] user clusters: `given` (checked), else uniform random ones."""
+    if given is None:
+        return rng.integers(num_clusters, size=size)
+    return _check_clusters(given, size, num_clusters, "user")
+
+
+def _item_weights(
+    rng: np.random.Generator, given: np.ndarray | None, num_items: int, exponent: float
+) -> np.ndarray:
+    """[I] popularity weights: `given` (checked), else Zipf over a random ranking."""
+    if given is None:
         ranks = rng.permutation(num_items) + 1.0
-        weights = ranks**-item_popularity_exponent
-    else:
-        weights = np.asarray(item_weights, np.float64)
-        if weights.shape != (num_items,) or np.any(weights < 0) or weights.sum() <= 0:
-            raise ValueError(
-                f"item_weights: expected [{num_items}] non-negative weights with a "
-                f"positive sum, got shape {weights.shape}"
-            )
-    if user_cluster is None:
-        user_cluster = rng.integers(num_clusters, size=num_users)
-    else:
-        user_cluster = _check_clusters(user_cluster, num_users, num_clusters, "user")
-    if degree_profile is None:
-        target = power_law_degrees(
-            rng,
-            num_users,
-            mean_degree=mean_degree,
-            exponent=user_degree_exponent,
-            min_degree=min_degree,
-            max_degree=max_degree,
+        return ranks**-exponent
+    weights = np.asarray(given, np.float64)
+    if weights.shape != (num_items,) or np.any(weights < 0) or weights.sum() <= 0:
+        raise ValueError(
+            f"item_weights: expected [{num_items}] non-negative weights with a "
+            f"positive sum, got shape {weights.shape}"
         )
-    else:
-        profile = (
-            degree_profile(rng, num_users)
-            if callable(degree_profile)
-            else degree_profile
-        )
-        target = np.asarray(profile)
-        if target.shape != (num_users,):
-            raise ValueError(
-                f"degree_profile: expected [{num_users}] degrees, got {target.shape}"
-            )
-        target = np.clip(np.round(target), 0, num_items).astype(np.int64)
-    sampler = _ItemSampler(weights, item_cluster, num_clusters)
+    return weights
 
+
+def _target_degrees(
+    rng: np.random.Generator,
+    profile: DegreeProfile | None,
+    num_users: int,
+    num_items: int,
+    **power_law: Any,
+) -> np.ndarray:
+    """[U] target degrees: the power law, or a given (or drawn) degree profile."""
+    if profile is None:
+        return power_law_degrees(rng, num_users, **power_law)
+    target = np.asarray(profile(rng, num_users) if callable(profile) else profile)
+    if target.shape != (num_users,):
+        raise ValueError(
+            f"degree_profile: expected [{num_users}] degrees, got {target.shape}"
+        )
+    return np.clip(np.round(target), 0, num_items).astype(np.int64)
+
+
+def _generate_split(
+    rng: np.random.Generator,
+    sampler: _ItemSampler,
+    user_cluster: np.ndarray,
+    target: np.ndarray,
+    *,
+    chunk_size: int,
+    **sample_options: Any,
+) -> tuple[list[sp.csr_matrix], str, np.ndarray]:
+    """Draws the users chunk by chunk and splits each chunk with the ∞-AE protocol.
+
+    Returns:
+        ([train, val, test] CSR [U, I], the split's hash, [U] generated degrees).
+    """
+    num_users, num_items = target.size, sampler.num_items
     split_indices: dict[int, list[np.ndarray]] = {0: [], 1: [], 2: []}
     split_counts = {tag: np.zeros(num_users, np.int64) for tag in range(3)}
     digest = hashlib.sha256(b"infinite_ae")
@@ -414,13 +507,7 @@ def make_synthetic(
     for start in range(0, num_users, chunk_size):
         stop = min(start + chunk_size, num_users)
         keys = _sample_chunk(
-            rng,
-            sampler,
-            user_cluster[start:stop],
-            target[start:stop],
-            cluster_affinity=cluster_affinity,
-            max_rounds=max_rounds,
-            exact=exact_sampling,
+            rng, sampler, user_cluster[start:stop], target[start:stop], **sample_options
         )
         local_users = keys // num_items
         items = (keys % num_items).astype(np.int32)
@@ -447,54 +534,7 @@ def make_synthetic(
                 shape=(num_users, num_items),
             )
         )
-    info: dict[str, Any] = {
-        "source": "synthetic",
-        "generator": "make_synthetic",
-        "num_users": num_users,
-        "num_items": num_items,
-        "mean_degree": mean_degree if degree_profile is None else None,
-        "user_degree_exponent": user_degree_exponent,
-        "item_popularity_exponent": (
-            item_popularity_exponent if item_weights is None else None
-        ),
-        "num_clusters": num_clusters,
-        "cluster_affinity": cluster_affinity,
-        "min_degree": min_degree,
-        "max_degree": max_degree,
-        "degree_profile": None if degree_profile is None else "custom",
-        "item_weights": None if item_weights is None else "custom",
-        "item_cluster": clusters_given["item"],
-        "user_cluster": clusters_given["user"],
-        "chunk_size": chunk_size,
-        "max_rounds": max_rounds,
-        "exact_sampling": exact_sampling,
-        "seed": seed,
-        "split": "infinite_ae",
-        "split_hash": digest.hexdigest(),
-        "binarized": True,
-        "mean_generated_degree": float(generated.mean()),
-        "num_users_short_of_target": int(np.sum(generated < target)),
-        "rating_threshold": None,
-        "dedup": "first",
-        "min_user_interactions": 3,
-        "k_core": None,
-    }
-    data = Interactions(
-        *matrices,
-        user_ids=np.arange(num_users),
-        item_ids=np.arange(num_items),
-        name=name,
-        info=info,
-    )
-    if return_latent:
-        latent = {
-            "user_cluster": user_cluster,
-            "item_cluster": item_cluster,
-            "item_weights": weights,
-            "target_degree": target,
-        }
-        return data, latent
-    return data
+    return matrices, digest.hexdigest(), generated
 
 
 def make_markov_sequences(
