@@ -425,21 +425,10 @@ def calibrate_item_weights(
     >>> info["converged"], bool(w[0] / w[-1] > t[0] / t[-1])  # the head is boosted
     (True, True)
     """
-    targets = np.asarray(targets, np.float64)
+    targets, degrees, item_cluster, user_cluster = _calibration_inputs(
+        targets, user_degrees, item_cluster, user_cluster, num_clusters
+    )
     num_items = targets.size
-    degrees = np.clip(np.asarray(user_degrees, np.int64), 0, num_items)
-    item_cluster = np.asarray(item_cluster, np.int64)
-    user_cluster = np.asarray(user_cluster, np.int64)
-    if targets.ndim != 1 or np.any(targets < 0) or targets.sum() <= 0:
-        raise ValueError("targets: expected [I] non-negative counts, positive sum")
-    if item_cluster.shape != targets.shape or user_cluster.shape != degrees.shape:
-        raise ValueError(
-            f"cluster shapes {item_cluster.shape}, {user_cluster.shape} do not match "
-            f"[I]={targets.shape}, [U]={degrees.shape}"
-        )
-    for clusters in (item_cluster, user_cluster):
-        if clusters.size and (clusters.min() < 0 or clusters.max() >= num_clusters):
-            raise ValueError(f"cluster ids must lie in [0, {num_clusters})")
     active = degrees > 0
     total = float(degrees.sum())
     if total == 0:
@@ -508,6 +497,27 @@ def calibrate_item_weights(
         "modelled_counts": degree_stats(counts),
     }
     return weights * total, info
+
+
+def _calibration_inputs(
+    targets, user_degrees, item_cluster, user_cluster, num_clusters
+):
+    """`calibrate_item_weights`' arrays as float64 / int64, checked."""
+    targets = np.asarray(targets, np.float64)
+    degrees = np.clip(np.asarray(user_degrees, np.int64), 0, targets.size)
+    item_cluster = np.asarray(item_cluster, np.int64)
+    user_cluster = np.asarray(user_cluster, np.int64)
+    if targets.ndim != 1 or np.any(targets < 0) or targets.sum() <= 0:
+        raise ValueError("targets: expected [I] non-negative counts, positive sum")
+    if item_cluster.shape != targets.shape or user_cluster.shape != degrees.shape:
+        raise ValueError(
+            f"cluster shapes {item_cluster.shape}, {user_cluster.shape} do not match "
+            f"[I]={targets.shape}, [U]={degrees.shape}"
+        )
+    for clusters in (item_cluster, user_cluster):
+        if clusters.size and (clusters.min() < 0 or clusters.max() >= num_clusters):
+            raise ValueError(f"cluster ids must lie in [0, {num_clusters})")
+    return targets, degrees, item_cluster, user_cluster
 
 
 def _user_item_counts(data: Any) -> tuple[np.ndarray, np.ndarray]:
