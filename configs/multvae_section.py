@@ -16,8 +16,11 @@ def get_section() -> ml_collections.ConfigDict:
     # AdamW (weight decay 0: plain Adam, as the paper's public ports).
     multvae.learning_rate = 1e-3
     multvae.weight_decay = 0.0
-    # Rows per batch (a smaller training set is one batch).
+    # Rows per batch, made smaller for small training sets so that an epoch
+    # takes at least `min_batches_per_epoch` updates (a 500-user summary: 10
+    # batches of 50; one batch of 500 leaves it under-trained).
     multvae.batch_size = 500
+    multvae.min_batches_per_epoch = 10
     # β = min(anneal_cap, updates / total_anneal_steps).
     multvae.anneal_cap = 0.2
     multvae.total_anneal_steps = 200_000

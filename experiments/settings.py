@@ -511,6 +511,7 @@ class MultVAESettings:
     learning_rate: float = _field(**POSITIVE)
     weight_decay: float = _field(**NON_NEGATIVE)
     batch_size: int = _field(**AT_LEAST_ONE)
+    min_batches_per_epoch: int = _field(**AT_LEAST_ONE)
     anneal_cap: float = _field(**NON_NEGATIVE)
     total_anneal_steps: int = _field(**AT_LEAST_ONE)
     max_epochs: int = _field(**AT_LEAST_ONE)
@@ -528,6 +529,7 @@ class MultVAESettings:
             learning_rate=self.learning_rate,
             weight_decay=self.weight_decay,
             batch_size=self.batch_size,
+            min_batches_per_epoch=self.min_batches_per_epoch,
             anneal_cap=self.anneal_cap,
             total_anneal_steps=self.total_anneal_steps,
         )

@@ -101,6 +101,23 @@ class MultVAETest(absltest.TestCase):
         self.assertEqual((rows.shape, batch), ((8, 20), 4))
         np.testing.assert_array_equal(weights, [1] * 6 + [0] * 2)
 
+    def test_small_sets_get_at_least_min_batches_per_epoch(self):
+        rows = np.ones((500, 3), np.float32)
+        for batch_size, min_batches, want in (
+            (500, 10, 50),  # a 500-row summary: 10 updates an epoch
+            (500, 1, 500),
+            (64, 10, 50),  # the configured batch is an upper bound
+            (500, 1000, 1),  # never below one row
+        ):
+            padded, weights, batch = multvae.pad_to_batches(
+                rows, batch_size, min_batches
+            )
+            self.assertEqual(batch, want)
+            self.assertEqual(padded.shape[0] % batch, 0)
+            self.assertEqual(weights.sum(), 500)
+        # Large sets keep the configured batch.
+        self.assertEqual(multvae.pad_to_batches(np.ones((6040, 2)), 500, 10)[2], 500)
+
 
 class MultVAETrainingTest(absltest.TestCase):
     @pytest.mark.slow  # a full training: about 6 s

@@ -269,11 +269,12 @@ def check_loss(loss: float, epoch: int, learning_rate: float) -> None:
 
 @dataclasses.dataclass
 class EarlyStopping:
-    """Early stopping on validation nDCG@10, shared by every trainer's fit.
+    """Early stopping on a validation metric, shared by every trainer's fit.
 
     Attributes:
       patience: evaluations without improvement before stopping.
-      value: the best validation nDCG@10 so far (-inf before the first).
+      metric: the validation metric that selects the parameters (nDCG@10).
+      value: the best validation `metric` so far (-inf before the first).
       epoch: its epoch.
       params: a copy of its parameters (None before the first evaluation).
       val: its validation metrics.
@@ -282,6 +283,7 @@ class EarlyStopping:
     """
 
     patience: int
+    metric: str = "ndcg@10"
     value: float = -np.inf
     epoch: int = 0
     params: PyTree = None
@@ -294,8 +296,8 @@ class EarlyStopping:
         record = {"epoch": epoch, "loss": loss}
         record.update({f"val/{k}": v for k, v in val.items() if k != "num_users"})
         self.history.append(record)
-        if val["ndcg@10"] > self.value:
-            self.value, self.epoch, self.val, self.bad = val["ndcg@10"], epoch, val, 0
+        if val[self.metric] > self.value:
+            self.value, self.epoch, self.val, self.bad = val[self.metric], epoch, val, 0
             self.params = jax.tree.map(jnp.copy, params)
         else:
             self.bad += 1

@@ -164,6 +164,7 @@ class MultVAE:
     batch_size: int = 500
     anneal_cap: float = 0.2
     total_anneal_steps: int = 200_000
+    min_batches_per_epoch: int = 10
 
     def net(self, num_items: int) -> MultVAENet:
         return MultVAENet(num_items, self.hidden, self.latent, self.dropout_rate)
@@ -196,10 +197,15 @@ def _jitted(model: MultVAE, num_items: int, batch_size: int):
     return jax.jit(init), epoch_fn, jax.jit(functools.partial(scores, net=net))
 
 
-def pad_to_batches(rows: Any, batch_size: int) -> tuple[np.ndarray, np.ndarray, int]:
+def pad_to_batches(
+    rows: Any, batch_size: int, min_batches: int = 1
+) -> tuple[np.ndarray, np.ndarray, int]:
     """Dense float32 rows padded with zero rows to a multiple of the batch size.
 
-    The batch is ``min(batch_size, rows)`` so a small summary is one batch.
+    The batch is ``min(batch_size, ceil(N / min_batches))``: a set of N rows gives
+    at least `min_batches` updates an epoch when it has that many rows (a 500-row
+    summary in batches of 500 would get one update an epoch and stay
+    under-trained within any epoch budget).
     Returns (rows [N, I], weights [N], batch size).
     """
     dense = np.asarray(rows.toarray() if hasattr(rows, "toarray") else rows, np.float32)
@@ -207,7 +213,7 @@ def pad_to_batches(rows: Any, batch_size: int) -> tuple[np.ndarray, np.ndarray, 
         raise ValueError(f"rows must be [N >= 1, I], got shape {dense.shape}")
     if not np.all(np.isfinite(dense)) or dense.min() < 0:
         raise ValueError("rows must be finite and non-negative")
-    batch = min(batch_size, dense.shape[0])
+    batch = min(batch_size, -(-dense.shape[0] // max(min_batches, 1)))
     total = loop.num_batches(dense.shape[0], batch) * batch
     weights = np.zeros(total, np.float32)
     weights[: dense.shape[0]] = 1.0
@@ -253,7 +259,9 @@ def fit(
       compilation excluded).
     """
     start = time.perf_counter()
-    padded, weights, batch = pad_to_batches(rows, model.batch_size)
+    padded, weights, batch = pad_to_batches(
+        rows, model.batch_size, model.min_batches_per_epoch
+    )
     num_items = padded.shape[1]
     if data.train.shape[1] != num_items:
         raise ValueError(f"rows have {num_items} items, data {data.train.shape[1]}")
@@ -269,7 +277,8 @@ def fit(
             lambda q, users: score_fn(params, q), data, split=split, ks=ks, **kwargs
         )
 
-    best, history, bad, train_time, epoch = (-np.inf, 0, None, None), [], 0, 0.0, 0
+    stopping = loop.EarlyStopping(patience, metric=metric)
+    train_time, epoch = 0.0, 0
     bar = (
         progress_lib.Progress(max_epochs, progress, unit="epoch") if progress else None
     )
@@ -280,37 +289,28 @@ def fit(
         )
         value = float(value)
         train_time += time.perf_counter() - t0
-        if not np.isfinite(value):
-            raise FloatingPointError(
-                f"Mult-VAE loss is {value} at epoch {epoch}; lower the learning rate "
-                f"(now {model.learning_rate:g}) or check the rows"
-            )
+        loop.check_loss(value, epoch, model.learning_rate)
         if bar is not None:
             bar.update(loss=value)
         if epoch % eval_every and epoch != max_epochs:
             continue
-        val = evaluate(state.params, "val")
-        history.append(
-            {"epoch": epoch, "loss": value, **{f"val/{k}": v for k, v in val.items()}}
+        record = stopping.update(
+            epoch, value, evaluate(state.params, "val"), state.params
         )
         if log_fn is not None:
-            log_fn(epoch, history[-1])
-        if val[metric] > best[0]:
-            best, bad = (val[metric], epoch, jax.device_get(state.params), val), 0
-        else:
-            bad += 1
-            if bad >= patience:
-                break
+            log_fn(epoch, record)
+        if stopping.stop:
+            break
     if bar is not None:
         bar.close()
-    params = best[2]
+    params = jax.device_get(stopping.params)
     test = evaluate(params, "test", negatives=negatives) if compute_test else None
     return loop.FitResult(
         params=params,
-        best_epoch=best[1],
-        val=best[3],
+        best_epoch=stopping.epoch,
+        val=stopping.val,
         test=test,
-        history=history,
+        history=stopping.history,
         epochs=epoch,
         seconds=time.perf_counter() - start,
         epoch_seconds=train_time / max(epoch, 1),
