@@ -60,6 +60,7 @@ def get_section() -> ml_collections.ConfigDict:
     foster.subset_sampling = True
     foster.reset = True
     foster.cooc = True
-    # Equal-budget baselines: random_users | longest | most_recent.
-    foster.baselines = ("random_users", "longest")
+    # Equal-budget baselines: random_users | longest | most_recent | k_center |
+    # herding (the coresets select on each sequence's mean text embedding).
+    foster.baselines = ("random_users", "longest", "k_center", "herding")
     return foster

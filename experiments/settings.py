@@ -602,7 +602,9 @@ class FosterSettings:
     subset_sampling: bool = _field()
     reset: bool = _field()
     cooc: bool = _field()
-    baselines: tuple[Literal["random_users", "longest", "most_recent"], ...] = _field()
+    baselines: tuple[
+        Literal["random_users", "longest", "most_recent", "k_center", "herding"], ...
+    ] = _field()
 
     def __post_init__(self):
         if self.text_source != "generated" and not self.text_path:

@@ -183,6 +183,26 @@ class BaselineUsersTest(absltest.TestCase):
                 _real(prefixes, 8), 2, kind="most_recent", rng=None
             )
 
+    def test_coresets_select_on_sequence_embeddings(self):
+        # Items 0-3 point one way, 4-7 another; user 1 is never eligible.
+        vectors = np.repeat(np.eye(4)[:2], 4, axis=0) + 0.01 * np.eye(8, 4)
+        prefixes = [[0, 1], [4], [0, 2, 3], [4, 5], [5, 6, 7], [1, 2]]
+        real = _real([np.array(p) for p in prefixes], 8)
+        embeddings = sequential.sequence_embeddings(real, vectors)
+        np.testing.assert_allclose(np.linalg.norm(embeddings, axis=1), 1.0)
+        mean = vectors[[0, 2, 3]] / np.linalg.norm(vectors[[0, 2, 3]], axis=1)[:, None]
+        want = mean.mean(0) / np.linalg.norm(mean.mean(0))
+        np.testing.assert_allclose(embeddings[2], want, atol=1e-12)
+        for kind in ("k_center", "herding"):
+            users = sequential.baseline_users(
+                real, 2, kind=kind, rng=None, embeddings=embeddings
+            )
+            # One user of each direction, never the ineligible one.
+            self.assertEqual(sorted(set(users.tolist()) & {3, 4}).__len__(), 1, kind)
+            self.assertNotIn(1, users.tolist())
+            with self.assertRaisesRegex(ValueError, f"{kind} selects on sequence"):
+                sequential.baseline_users(real, 2, kind=kind, rng=None)
+
 
 class MarkovChainTest(absltest.TestCase):
     def test_recovers_a_planted_chain(self):

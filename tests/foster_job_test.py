@@ -30,6 +30,8 @@ def test_foster_job_writes_results_and_resumes(tmp_path):
     assert set(results["baselines"]) >= {
         "baselines/random_users/ndcg@10",
         "baselines/longest/ndcg@10",
+        "baselines/k_center/ndcg@10",
+        "baselines/herding/ndcg@10",
     }
     assert "retention/text_sasrec/ndcg@10" in results["retention"]
     (budget,) = results["per_budget"]

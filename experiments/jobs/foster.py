@@ -10,7 +10,8 @@ FOSTER-style, reconstructed from the abstract (infinite_ae/foster). Stages:
 4. per budget M (`config.foster.budgets`): FOSTER distils M sequences (ids and
    history saved under ``distilled/``), the model is trained on them and tested on
    the real validation and test next items, and on M real sequences of each
-   baseline (random users, the longest, the most recent).
+   baseline (random users, the longest, the most recent, and K-center and herding
+   coresets on each sequence's mean text embedding).
 
 Trainings use `config.sequential` (sizes, loss, optimiser, early stopping) and are
 stored as they finish (`sequential.train_recorded`), so a killed run resumes.
@@ -33,6 +34,7 @@ from experiments import settings as settings_lib
 from experiments import streams as streams_lib
 from experiments.jobs import sequential
 from infinite_ae import io, text
+from infinite_ae.adapters import sequential as adapter_lib
 from infinite_ae.data import item_text
 from infinite_ae.foster import distill as distill_lib
 from infinite_ae.foster import objective, synthetic
@@ -179,6 +181,9 @@ def _budget(settings, model, sequences, anchors, neighbours, budget, ctx, stream
             streams.rng("baselines", budget),
             ctx.workdir,
             model,
+            embeddings=adapter_lib.sequence_embeddings(
+                sequences, model.text.embeddings
+            ),
         ),
     }
     return out

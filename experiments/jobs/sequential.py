@@ -273,15 +273,18 @@ def train_baselines(
     rng,
     workdir: pathlib.Path,
     model=None,
+    embeddings=None,
 ) -> dict[str, dict[str, Any]]:
     """`train_recorded` on `budget` real users of each baseline kind
-    (`adapters.sequential.baseline_users`, drawn with ``rng``), stored as
-    ``<kind>_<budget>``; a kind the data cannot give (most_recent without
-    timestamps) is skipped with a warning."""
+    (`adapters.sequential.baseline_users`, drawn with ``rng``; the coreset kinds
+    select on ``embeddings`` [U, d]), stored as ``<kind>_<budget>``; a kind the
+    data cannot give (most_recent without timestamps) is skipped with a warning."""
     out = {}
     for kind in kinds:
         try:
-            users = adapter_lib.baseline_users(sequences, budget, kind=kind, rng=rng)
+            users = adapter_lib.baseline_users(
+                sequences, budget, kind=kind, rng=rng, embeddings=embeddings
+            )
         except ValueError as error:
             logging.warning("baseline %s skipped: %s", kind, error)
             continue

@@ -44,6 +44,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from infinite_ae.data.sequences import Sequences
+from infinite_ae.distill import coresets
 from infinite_ae.models.markov import transition_counts
 
 ORDERINGS = ("random", "mean_position", "greedy_chain", "sampled_chain")
@@ -291,11 +292,40 @@ def to_sequences(
     )
 
 
-BASELINES = ("random_users", "longest", "most_recent")
+BASELINES = ("random_users", "longest", "most_recent", "k_center", "herding")
+EMBEDDING_BASELINES = ("k_center", "herding")
+"""The baselines that select on sequence embeddings (`sequence_embeddings`)."""
+
+
+def sequence_embeddings(real: Any, item_vectors: Any) -> np.ndarray:
+    """[U, d] float64 embedding of every user's training prefix: the mean of its
+    items' L2-normalised vectors, L2-normalised (zero for an empty prefix).
+
+    Args:
+      real: `Sequences`.
+      item_vectors: [I, d] item vectors (e.g. frozen text embeddings).
+    """
+    vectors = np.asarray(item_vectors, np.float64)
+    if vectors.ndim != 2 or vectors.shape[0] != real.num_items:
+        raise ValueError(
+            f"item_vectors must be [{real.num_items}, d], got {vectors.shape}"
+        )
+    vectors = vectors / np.maximum(
+        np.linalg.norm(vectors, axis=1, keepdims=True), 1e-12
+    )
+    users = np.repeat(np.arange(real.num_users), np.diff(real.train_indptr))
+    sums = np.zeros((real.num_users, vectors.shape[1]))
+    np.add.at(sums, users, vectors[real.train_items])
+    return sums / np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
 
 
 def baseline_users(
-    real: Any, count: int, *, kind: str, rng: np.random.Generator
+    real: Any,
+    count: int,
+    *,
+    kind: str,
+    rng: np.random.Generator,
+    embeddings: Any = None,
 ) -> np.ndarray:
     """Real users whose sequences form an equal-budget training set.
 
@@ -303,16 +333,20 @@ def baseline_users(
       real: the real `Sequences`.
       count: how many users (the budget in training users).
       kind: "random_users" (uniform without replacement), "longest" (longest
-        training prefixes; ties by index) or "most_recent" (latest last training
-        interaction; needs ``real.last_train_times``).
+        training prefixes; ties by index), "most_recent" (latest last training
+        interaction; needs ``real.last_train_times``), or a coreset on
+        ``embeddings`` (`distill.coresets`): "k_center" (greedy farthest point)
+        or "herding" (the chosen users' mean embedding closest to everyone's).
       rng: NumPy generator (for "random_users").
+      embeddings: [U, d] sequence embeddings (`sequence_embeddings`), for the
+        coreset kinds.
 
     Returns:
       [count] sorted user indices among users with at least 2 training items.
 
     Raises:
-      ValueError: unknown kind, a budget larger than the eligible users, or
-        "most_recent" without timestamps.
+      ValueError: unknown kind, a budget larger than the eligible users,
+        "most_recent" without timestamps, or a coreset kind without embeddings.
     """
     eligible = np.flatnonzero(real.lengths >= 2)
     if not 1 <= count <= eligible.size:
@@ -330,6 +364,14 @@ def baseline_users(
             )
         order = np.argsort(-real.last_train_times[eligible], kind="stable")
         chosen = eligible[order[:count]]
+    elif kind in EMBEDDING_BASELINES:
+        if embeddings is None or np.shape(embeddings)[0] != real.num_users:
+            raise ValueError(
+                f"{kind} selects on sequence embeddings: pass embeddings= "
+                f"[{real.num_users}, d] (sequence_embeddings)"
+            )
+        select = coresets.k_center if kind == "k_center" else coresets.herding
+        chosen = eligible[select(np.asarray(embeddings)[eligible], count)]
     else:
         raise ValueError(f"kind={kind!r}; valid: {', '.join(BASELINES)}")
     return np.sort(chosen)

@@ -2,6 +2,7 @@
 
 Modules: `core` (state, loss, update, inner learner), `validation` (cheap λ sweep
 metrics), `baselines` (random users / interactions, head users at equal budget),
+`coresets` (K-center and herding selection on embeddings),
 `export` (binarisation and NPZ / RecBole / CSV files).
 """
 
