@@ -2,13 +2,14 @@
 
 For each dataset and budget (a fraction of the users, 0.1 % to 50 % on a log
 scale), Distill-CF distils that many synthetic users (the dataset's Distill-CF
-config, `experiments.run` in a workdir per budget); then each model (∞-AE, EASE,
-Mult-VAE) is trained on the full data, on the summary and on as many random users
-(`experiments/jobs/compare.py`: λ or epoch chosen on the real validation items,
-tested once on the real test items). Every cell (dataset, model, training set,
-budget) is cached under ``--workroot`` as a JSON file as it finishes, and each
-budget's summary in its workdir, so the full curves can be completed over several
-runs on a small CPU; a rerun only computes what is missing.
+config, `experiments.run` in a workdir per budget); then each model (`--models`:
+∞-AE, EASE and Mult-VAE by default; BPR-MF and LightGCN, which score the real users
+by fold-in, on request) is trained on the full data, on the summary and on as many
+random users (`experiments/jobs/compare.py`: λ or epoch chosen on the real
+validation items, tested once on the real test items). Every cell (dataset,
+model, training set, budget) is cached under ``--workroot`` as a JSON file as it
+finishes, and each budget's summary in its workdir, so the full curves can be
+completed over several runs on a small CPU; a rerun only computes what is missing.
 
 Run:    python benchmarks/speedup_curves.py --workroot=DIR [--datasets=ml1m,netflix]
 Smoke:  python benchmarks/speedup_curves.py --smoke   (synthetic data, seconds)
@@ -47,7 +48,11 @@ CONFIGS = {
 }
 
 _DATASETS = flags.DEFINE_list("datasets", ["ml1m"], f"Of {sorted(CONFIGS)}.")
-_MODELS = flags.DEFINE_list("models", ["infinite_ae", "ease", "multvae"], "Models.")
+_MODELS = flags.DEFINE_list(
+    "models",
+    ["infinite_ae", "ease", "multvae"],
+    "Of infinite_ae, ease, multvae, bprmf, lightgcn.",
+)
 _BUDGETS = flags.DEFINE_list(
     "budgets",
     ["0.001", "0.005", "0.01", "0.05", "0.1", "0.2", "0.5"],
