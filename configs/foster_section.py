@@ -56,6 +56,9 @@ def get_section() -> ml_collections.ConfigDict:
     foster.pairs = "all"
     # Synthetic initialisation: real (random real sequences) | random.
     foster.init = "real"
+    # Synthetic logits: 0 = dense Z [M, L, I]; r > 0 = factorised Z = A B^T with
+    # A [M, L, r], B [I, r] (large catalogues: M L r + I r numbers, not M L I).
+    foster.rank = 0
     # The components (False ablates one).
     foster.subset_sampling = True
     foster.reset = True

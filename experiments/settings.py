@@ -599,6 +599,7 @@ class FosterSettings:
     cooc_top_k: int = _field(**AT_LEAST_ONE)
     pairs: Literal["all", "adjacent"] = _field()
     init: Literal["real", "random"] = _field()
+    rank: int = _field(**NON_NEGATIVE)
     subset_sampling: bool = _field()
     reset: bool = _field()
     cooc: bool = _field()

@@ -261,8 +261,70 @@ if __name__ == "__main__":
     absltest.main()
 
 
+class FactorisedTest(absltest.TestCase):
+    def setUp(self):
+        super().setUp()
+        self.real = np.array([[3, 1, 4, 0, 9], [2, -1, 6, 5, 8], [10, 7, 0, 1, 2]])
+        self.z = synthetic.init_logits(
+            jax.random.key(0), M, L, I, real=self.real, rank=32
+        )
+
+    def test_columns_and_dense_equal_the_product(self):
+        self.assertEqual(self.z.shape, (M, L, I))
+        want = np.einsum("mlr,ir->mli", *map(np.asarray, self.z))
+        np.testing.assert_allclose(synthetic.dense(self.z), want, rtol=RTOL, atol=ATOL)
+        chosen = jnp.array([1, 4, 9])
+        np.testing.assert_allclose(
+            synthetic.columns(self.z, chosen), want[:, :, [1, 4, 9]], rtol=RTOL
+        )
+        dense = jnp.asarray(want)
+        np.testing.assert_array_equal(
+            synthetic.columns(dense, chosen), want[..., [1, 4, 9]]
+        )
+
+    def test_init_from_real_discretises_back_to_the_real_items(self):
+        logits = np.asarray(synthetic.dense(self.z))
+        known = self.real >= 0
+        np.testing.assert_allclose(
+            np.take_along_axis(logits, np.maximum(self.real, 0)[..., None], -1)[known][
+                :, 0
+            ],
+            synthetic.INIT_SCALE,
+            rtol=1e-5,
+        )
+        ids = synthetic.discretise(self.z)
+        np.testing.assert_array_equal(ids[known], self.real[known])
+        np.testing.assert_array_equal(ids, synthetic.discretise(logits))
+        with self.assertRaisesRegex(ValueError, "rank must be >= 0"):
+            synthetic.init_logits(jax.random.key(0), M, L, I, rank=-1)
+
+    @pytest.mark.slow  # compiles the whole step for factorised logits: about 10 s
+    def test_step_on_factorised_logits_moves_only_subset_item_rows(self):
+        model = _model()
+        anchor = model.init(jax.random.key(5))
+        nbrs, sims = map(
+            jnp.asarray, objective.text_neighbours(model.text.embeddings, 3)
+        )
+        hyper = step.Hyper.make(
+            lam=1.0, beta=0.1, temperature=1.0, lr_theta=1e-2, lr_prime=1e-2,
+            lr_logits=1e-1,
+        )  # fmt: skip
+        inputs, targets, weights = _batch()
+        state = step.init_state(self.z, anchor)
+        fn = jax.jit(functools.partial(step.foster_step, model=model, subset_size=10))
+        new, stats = fn(
+            state, jax.random.key(8), inputs, targets, weights, nbrs, sims, hyper
+        )
+        self.assertTrue(bool(stats["covered"]))
+        self.assertIsInstance(new.logits, synthetic.Factorised)
+        chosen, _ = step.step_subset(jax.random.key(8), self.z, inputs, targets, 10, 1)
+        moved = np.any(np.asarray(new.logits.items != self.z.items), axis=1)
+        self.assertTrue(moved.any())
+        self.assertEqual(set(np.flatnonzero(moved)) - set(np.asarray(chosen)), set())
+
+
 class DistillTest(absltest.TestCase):
-    @pytest.mark.slow  # an expert training and two distillations: about 20 s
+    @pytest.mark.slow  # an expert training and three distillations: about 25 s
     def test_loop_is_deterministic_and_refuses_a_subset_without_the_batch(self):
         from infinite_ae.foster import distill
 
@@ -291,3 +353,19 @@ class DistillTest(absltest.TestCase):
             distill.distill(model, seqs, anchors, nbrs, sims, small, progress=False)
         with self.assertRaisesRegex(ValueError, "length"):
             distill.FosterOptions(length=1)
+        factorised = distill.distill(
+            model,
+            seqs,
+            anchors,
+            nbrs,
+            sims,
+            dataclasses.replace(options, rank=8),
+            progress=False,
+        )
+        self.assertIsInstance(factorised.logits, synthetic.Factorised)
+        self.assertEqual(factorised.logits.rows.shape, (4, L, 8))
+        np.testing.assert_array_equal(
+            factorised.ids, synthetic.discretise(factorised.logits)
+        )
+        with self.assertRaisesRegex(ValueError, "rank must be >= 0"):
+            distill.FosterOptions(rank=-1)

@@ -54,6 +54,8 @@ class FosterOptions:
       cooc_top_k: text neighbours per item of the regulariser.
       pairs: "all" or "adjacent" position pairs of the regulariser.
       init: "real" (M random real sequences' last L items) or "random".
+      rank: 0 for dense logits Z [M, L, I]; r > 0 factorises Z = A B^T with
+        A [M, L, r] and B [I, r] (`synthetic.Factorised`; large catalogues).
       subset_sampling, reset, cooc: the three components (False = ablated: the
         whole catalogue every step / no reset after the first anchor / beta 0).
     """
@@ -75,6 +77,7 @@ class FosterOptions:
     cooc_top_k: int = 20
     pairs: str = "all"
     init: str = "real"
+    rank: int = 0
     subset_sampling: bool = True
     reset: bool = True
     cooc: bool = True
@@ -89,6 +92,8 @@ class FosterOptions:
                 raise ValueError(f"{name} must be >= 1")
         if self.length < 2:
             raise ValueError("length must be >= 2 (a next item to predict)")
+        if self.rank < 0:
+            raise ValueError(f"rank must be >= 0 (0 = dense logits), got {self.rank}")
 
 
 @dataclasses.dataclass
@@ -97,14 +102,15 @@ class FosterResult:
 
     Attributes:
       ids: [M, L] int32 synthetic sequences (item indices, unique per sequence).
-      logits: [M, L, I] final synthetic logits.
+      logits: the final synthetic logits: [M, L, I], or a `synthetic.Factorised`
+        of NumPy arrays (A [M, L, r], B [I, r]) when `FosterOptions.rank` > 0.
       history: one record per logged step ({"step", "real", "syn", ...}).
       seconds: wall time of the distillation (compilation included).
       step_seconds: median wall time of a step after the first.
     """
 
     ids: np.ndarray
-    logits: np.ndarray
+    logits: np.ndarray | synthetic.Factorised
     history: list[dict[str, float]]
     seconds: float
     step_seconds: float
@@ -139,7 +145,12 @@ def _initial_logits(key, sequences, options: FosterOptions, rng) -> jax.Array:
         history = sequences.history(chosen, split="val", max_len=options.length)
         real = np.where(history > 0, history - 1, -1)
     return synthetic.init_logits(
-        key, options.num_sequences, options.length, sequences.num_items, real=real
+        key,
+        options.num_sequences,
+        options.length,
+        sequences.num_items,
+        real=real,
+        rank=options.rank,
     )
 
 
@@ -223,7 +234,7 @@ def distill(
             bar.update(real=float(stats["real"]))
     if bar is not None:
         bar.close()
-    final = np.asarray(state.logits)
+    final = jax.tree.map(np.asarray, state.logits)
     result = FosterResult(
         ids=synthetic.discretise(final),
         logits=final,

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from infinite_ae.foster import subset as subset_lib
-from infinite_ae.foster.synthetic import soft_sequences
+from infinite_ae.foster.synthetic import columns, soft_sequences
 from infinite_ae.trainers import sequential as sequential_lib
 from infinite_ae.types import Array, PyTree
 
@@ -58,11 +58,12 @@ def synthetic_loss(
     """L_syn of the soft synthetic sequences restricted to the subset.
 
     Args:
-      logits: [M, L, I] synthetic logits Z (only the subset's columns are read).
+      logits: synthetic logits Z, dense [M, L, I] or `synthetic.Factorised` (only
+        the subset's columns are computed and read).
       temperature: T of p = softmax(Z / T) (traced).
     """
     table = model.item_embeddings(params, subset)
-    p = soft_sequences(logits[:, :, subset], temperature)
+    p = soft_sequences(columns(logits, subset), temperature)
     valid = jnp.ones(p.shape[:2], bool)
     hidden = model.hidden_from_embeddings(params, p @ table, valid)
     log_q = jax.nn.log_softmax(hidden[:, :-1] @ table.T, axis=-1)

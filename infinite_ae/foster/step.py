@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from infinite_ae.foster import objective
+from infinite_ae.foster import objective, synthetic
 from infinite_ae.foster import subset as subset_lib
 from infinite_ae.types import Array, PRNGKey, PyTree
 
@@ -49,7 +49,7 @@ class Hyper(NamedTuple):
 
 
 class FosterState(NamedTuple):
-    logits: Array  # Z [M, L, I]
+    logits: synthetic.Logits  # Z: dense [M, L, I] or Factorised
     logits_opt: PyTree
     theta: PyTree
     theta_opt: PyTree
@@ -67,7 +67,7 @@ def _with_lr(opt_state, lr):
     return opt_state
 
 
-def init_state(logits: Array, anchor: PyTree) -> FosterState:
+def init_state(logits: synthetic.Logits, anchor: PyTree) -> FosterState:
     """Z and both model copies on `anchor`, fresh Adam states."""
     opt = adam()
     return FosterState(
@@ -95,15 +95,39 @@ def reset(state: FosterState, anchor: PyTree) -> FosterState:
 
 
 def step_subset(
-    key: PRNGKey, logits: Array, inputs: Array, targets: Array, size: int, top_c: int
+    key: PRNGKey,
+    logits: synthetic.Logits,
+    inputs: Array,
+    targets: Array,
+    size: int,
+    top_c: int,
 ) -> tuple[Array, Array]:
     """The step's subset: the real batch's items, the synthetic positions' top-c
     items, then random ones (`subset.sample_subset`); and whether it holds every
-    real batch item (`subset.covers`)."""
+    real batch item (`subset.covers`). (The top-c search materialises a
+    factorised Z's [M, L, I] logits for the moment it takes.)"""
     required = jnp.concatenate([inputs.ravel() - 1, targets.ravel() - 1])
-    preferred = jax.lax.top_k(logits, top_c)[1].ravel() if top_c else required[:0]
+    preferred = (
+        jax.lax.top_k(synthetic.dense(logits), top_c)[1].ravel()
+        if top_c
+        else required[:0]
+    )
     chosen = subset_lib.sample_subset(key, size, logits.shape[-1], required, preferred)
     return chosen, subset_lib.covers(chosen, required)
+
+
+def update_columns(
+    logits: synthetic.Logits, updates: synthetic.Logits, subset: Array
+) -> synthetic.Logits:
+    """Z plus the optimiser's update on the subset's columns only (a factorised
+    Z: all of A, and the subset's rows of B)."""
+    chosen = jnp.zeros(logits.shape[-1], bool).at[subset].set(True)
+    if isinstance(logits, synthetic.Factorised):
+        return synthetic.Factorised(
+            logits.rows + updates.rows,
+            logits.items + jnp.where(chosen[:, None], updates.items, 0.0),
+        )
+    return logits + jnp.where(chosen, updates, 0.0)
 
 
 def _adam_update(opt, grads, opt_state, params, lr):
@@ -174,7 +198,9 @@ def foster_step(
     def z_loss(logits):
         at_theta = syn(theta, logits, temperature=hyper.temperature)
         at_prime = syn(prime, logits, temperature=hyper.temperature)
-        p = jax.nn.softmax(logits[:, :, subset] / hyper.temperature, axis=-1)
+        p = synthetic.soft_sequences(
+            synthetic.columns(logits, subset), hyper.temperature
+        )
         cooc = objective.cooccurrence(p, similarity, pairs)
         total = hyper.lam * (at_theta - at_prime) + hyper.beta * cooc
         return total, (at_theta, at_prime, cooc)
@@ -185,8 +211,7 @@ def foster_step(
     updates, logits_opt = opt.update(
         z_grads, _with_lr(state.logits_opt, hyper.lr_logits), state.logits
     )
-    columns = jnp.zeros(state.logits.shape[-1], bool).at[subset].set(True)
-    logits = state.logits + jnp.where(columns, updates, 0.0)
+    logits = update_columns(state.logits, updates, subset)
     new = FosterState(
         logits, logits_opt, theta, theta_opt, prime, prime_opt, state.step + 1
     )
@@ -201,7 +226,7 @@ def foster_step(
 
 
 def unrolled_step(
-    logits: Array,
+    logits: synthetic.Logits,
     logits_opt: PyTree,
     anchor: PyTree,
     key: PRNGKey,
@@ -241,5 +266,4 @@ def unrolled_step(
     updates, logits_opt = opt.update(
         grads, _with_lr(logits_opt, hyper.lr_logits), logits
     )
-    columns = jnp.zeros(logits.shape[-1], bool).at[subset].set(True)
-    return logits + jnp.where(columns, updates, 0.0), logits_opt, loss
+    return update_columns(logits, updates, subset), logits_opt, loss

@@ -2,12 +2,17 @@
 
 FOSTER-style, reconstructed from the abstract: M synthetic sequences of length L
 hold logits Z [M, L, I]; position l of sequence m is the item distribution
-p[m, l] = softmax(Z[m, l] / tau). The deliverable is discrete: real item ids,
-unique within a sequence (`discretise`), handed to any sequential trainer as
-ordinary training sequences (`to_sequences`).
+p[m, l] = softmax(Z[m, l] / tau). Z is either dense (an [M, L, I] array) or
+factorised for large catalogues, Z = A B^T with `Factorised` (A [M, L, r] per
+position, B [I, r] per item; Farzi-style): M L r + I r numbers instead of M L I,
+and a step reads only the columns of its item subset (`columns`). The deliverable
+is discrete: real item ids, unique within a sequence (`discretise`), handed to any
+sequential trainer as ordinary training sequences (`to_sequences`).
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -20,6 +25,35 @@ INIT_SCALE = 5.0
 """Logit of a real sequence's item over the rest when initialised from data."""
 
 
+class Factorised(NamedTuple):
+    """Factorised synthetic logits Z = A B^T (a pytree, so optax updates it)."""
+
+    rows: Array  # A [M, L, r]
+    items: Array  # B [I, r]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (*self.rows.shape[:2], self.items.shape[0])
+
+
+Logits = Array | Factorised
+"""Dense [M, L, I] logits or `Factorised` ones."""
+
+
+def columns(logits: Logits, subset: Array) -> Array:
+    """[M, L, k] the logits of the `subset`'s items (k = len(subset))."""
+    if isinstance(logits, Factorised):
+        return logits.rows @ logits.items[subset].T
+    return logits[:, :, subset]
+
+
+def dense(logits: Logits) -> Array:
+    """[M, L, I] the full logits (materialised for a `Factorised` Z)."""
+    if isinstance(logits, Factorised):
+        return logits.rows @ logits.items.T
+    return logits
+
+
 def init_logits(
     key: PRNGKey,
     num_sequences: int,
@@ -28,15 +62,42 @@ def init_logits(
     *,
     real: np.ndarray | None = None,
     noise: float = 0.1,
-) -> Array:
-    """[M, L, I] float32 initial logits: N(0, noise²), plus `INIT_SCALE` on the
-    items of ``real`` [M, L] int item ids (-1 = none: that position stays noise)."""
+    rank: int = 0,
+) -> Logits:
+    """Initial logits: N(0, noise²), plus `INIT_SCALE` on the items of ``real``
+    [M, L] int item ids (-1 = none: that position stays noise).
+
+    With ``rank`` r > 0 the logits are `Factorised`: B has random rows of norm 1
+    and A = INIT_SCALE B[real] (noise · N(0, 1/r) where real is -1), so a real
+    item's logit is INIT_SCALE and any other item's is INIT_SCALE times a cosine
+    of random directions, about N(0, 1/r) scaled: the real item stands out
+    clearly for r of a few dozen and more. Rank 0 (default): dense [M, L, I].
+    """
+    if real is not None:
+        real = np.asarray(real)
+        if real.shape != (num_sequences, length):
+            raise ValueError(
+                f"real must be [{num_sequences}, {length}], got {real.shape}"
+            )
+    if rank < 0:
+        raise ValueError(f"rank must be >= 0, got {rank}")
+    if rank:
+        item_key, row_key = jax.random.split(key)
+        items = jax.random.normal(item_key, (num_items, rank))
+        items = items / jnp.linalg.norm(items, axis=1, keepdims=True)
+        rows = noise * jax.random.normal(row_key, (num_sequences, length, rank))
+        rows = rows / np.sqrt(rank)
+        if real is not None:
+            chosen = jnp.asarray(real)
+            rows = jnp.where(
+                (chosen >= 0)[..., None],
+                INIT_SCALE * items[jnp.maximum(chosen, 0)],
+                rows,
+            )
+        return Factorised(rows, items)
     z = noise * jax.random.normal(key, (num_sequences, length, num_items))
     if real is None:
         return z
-    real = np.asarray(real)
-    if real.shape != (num_sequences, length):
-        raise ValueError(f"real must be [{num_sequences}, {length}], got {real.shape}")
     one_hot = jax.nn.one_hot(jnp.asarray(real), num_items)  # -1 -> all zeros
     return z + INIT_SCALE * one_hot
 
@@ -46,23 +107,30 @@ def soft_sequences(logits: Array, temperature) -> Array:
     return jax.nn.softmax(logits / temperature, axis=-1)
 
 
-def discretise(logits: np.ndarray | Array, *, unique: bool = True) -> np.ndarray:
+def discretise(logits: np.ndarray | Logits, *, unique: bool = True) -> np.ndarray:
     """[M, L] int32 item ids: per position the most likely item; with ``unique``
     no item twice within a sequence (positions in order of confidence take their
-    best item not yet taken).
+    best item not yet taken). A `Factorised` Z is materialised one sequence at a
+    time.
 
     Raises:
       ValueError: ``unique`` with L greater than the number of items.
     """
-    z = np.asarray(logits, np.float64)
-    m, length, num_items = z.shape
+    m, length, num_items = logits.shape
+    if isinstance(logits, Factorised):
+        rows = np.asarray(logits.rows, np.float64)
+        items = np.asarray(logits.items, np.float64).T
+        sequence = lambda row: rows[row] @ items  # noqa: E731
+    else:
+        z = np.asarray(logits, np.float64)
+        sequence = lambda row: z[row]  # noqa: E731
     if not unique:
-        return z.argmax(-1).astype(np.int32)
+        return np.stack([sequence(row).argmax(-1) for row in range(m)]).astype(np.int32)
     if length > num_items:
         raise ValueError(f"{length} unique positions need >= {length} items")
     out = np.empty((m, length), np.int32)
     for row in range(m):
-        scores = z[row].copy()
+        scores = sequence(row).copy()
         order = np.argsort(-scores.max(-1), kind="stable")
         for pos in order:
             item = int(scores[pos].argmax())
