@@ -197,6 +197,24 @@ class RandomBertTest(parameterized.TestCase):
             want = _jitted_embed()(encoder.params, token_ids, np.ones_like(token_ids))
             np.testing.assert_allclose(encoder.encode([t]), want, rtol=RTOL, atol=ATOL)
 
+    @pytest.mark.slow  # compiles the lower and top forwards: about 6 s
+    def test_top_over_lower_states_is_the_full_forward(self):
+        encoder = _random_encoder()
+        want = encoder.encode(TEXTS)
+        for first in range(CONFIG.num_layers):
+            states, mask = encoder.lower_states(TEXTS, first)
+            self.assertEqual(states.shape[:2], mask.shape)
+            self.assertEqual(
+                mask.sum(1).tolist(), [len(t) for t in encoder.tokenize(TEXTS)]
+            )
+            top = bert.BertTop(CONFIG, first)
+            got = top.apply(bert.top_params(encoder.params, first), states, mask)
+            np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
+        with self.assertRaisesRegex(ValueError, "num_layers must be in"):
+            encoder.lower_states(TEXTS, CONFIG.num_layers)
+        with self.assertRaisesRegex(ValueError, "first must be in"):
+            bert.top_params(encoder.params, CONFIG.num_layers)
+
     def test_unit_norm_and_empty_texts(self):
         encoder = _random_encoder()
         out = encoder.encode(TEXTS + [" ", "\t\n"])

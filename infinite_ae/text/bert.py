@@ -97,8 +97,11 @@ class _Layer(nn.Module):
 
 
 class _BertNet(nn.Module):
+    """Embeddings and the first `num_run` blocks (all of them by default)."""
+
     config: BertConfig
     precision: str
+    num_run: int | None = None
 
     @nn.compact
     def __call__(self, token_ids, attention_mask):
@@ -118,9 +121,58 @@ class _BertNet(nn.Module):
         x = nn.LayerNorm(config.layer_norm_epsilon, name="embeddings_norm")(x)
         valid = attention_mask > 0
         mask = nn.make_attention_mask(valid, valid)
-        for index in range(config.num_layers):
+        num_run = config.num_layers if self.num_run is None else self.num_run
+        for index in range(num_run):
             x = _Layer(config, self.precision, name=f"layers_{index}")(x, mask)
         return x
+
+
+class BertTop(nn.Module):
+    """The blocks `first`.. of a BERT over given token states, then the pooled,
+    L2-normalised sentence embedding (`pool`): with `lower_states` of the first
+    `first` blocks, the same embedding as `embed_tokens`. Its parameters are
+    named as the full model's (``layers_<k>``; `top_params` extracts them), so a
+    pretrained top initialises it and can be fine-tuned over cached lower states.
+
+    Attributes:
+      config: the full model's shapes.
+      first: index of the first block it runs (0 <= first < num_layers).
+      precision: of every matmul.
+    """
+
+    config: BertConfig
+    first: int
+    precision: str = "highest"
+
+    @nn.compact
+    def __call__(self, states: Array, attention_mask: Array) -> Array:
+        valid = attention_mask > 0
+        mask = nn.make_attention_mask(valid, valid)
+        for index in range(self.first, self.config.num_layers):
+            states = _Layer(self.config, self.precision, name=f"layers_{index}")(
+                states, mask
+            )
+        return pool(states, attention_mask)
+
+
+def top_params(params: PyTree, first: int) -> PyTree:
+    """The `BertTop` parameters (blocks `first`..) of a full model's `params`."""
+    inner = params["params"]
+    count = sum(key.startswith("layers_") for key in inner)
+    if not 0 <= first < count:
+        raise ValueError(f"first must be in [0, {count}), got {first}")
+    return {
+        "params": {f"layers_{k}": inner[f"layers_{k}"] for k in range(first, count)}
+    }
+
+
+def pool(states: Array, attention_mask: ArrayLike) -> Array:
+    """[B, d] masked mean of the token states [B, L, d], L2-normalised (a row with
+    no real token gives 0)."""
+    mask = jnp.asarray(attention_mask, jnp.float32)[..., None]
+    pooled = (states * mask).sum(axis=1) / jnp.maximum(mask.sum(axis=1), 1.0)
+    norm = jnp.linalg.norm(pooled, axis=-1, keepdims=True)
+    return pooled / jnp.maximum(norm, 1e-12)
 
 
 def check_tokens(
@@ -160,8 +212,11 @@ def token_states(
     *,
     config: BertConfig,
     precision: str = "highest",
+    num_layers: int | None = None,
 ) -> Array:
-    """The last layer's token states (BertModel's `last_hidden_state`).
+    """The last layer's token states (BertModel's `last_hidden_state`), or with
+    `num_layers` those after the first `num_layers` blocks (the input of a
+    `BertTop` whose `first` is `num_layers`).
 
     Args:
       params: from `init_params` or `text.weights.load_bert_params`.
@@ -177,7 +232,11 @@ def token_states(
     token_ids, attention_mask = check_tokens(
         token_ids, attention_mask, config.max_positions
     )
-    return _BertNet(config, precision).apply(params, token_ids, attention_mask)
+    if num_layers is not None and not 0 <= num_layers <= config.num_layers:
+        raise ValueError(f"num_layers must be in [0, {config.num_layers}]")
+    return _BertNet(config, precision, num_layers).apply(
+        params, token_ids, attention_mask
+    )
 
 
 def embed_tokens(
@@ -217,7 +276,4 @@ def embed_tokens(
     states = token_states(
         params, token_ids, attention_mask, config=config, precision=precision
     )
-    mask = jnp.asarray(attention_mask, jnp.float32)[..., None]
-    pooled = (states * mask).sum(axis=1) / jnp.maximum(mask.sum(axis=1), 1.0)
-    norm = jnp.linalg.norm(pooled, axis=-1, keepdims=True)
-    return pooled / jnp.maximum(norm, 1e-12)
+    return pool(states, attention_mask)

@@ -185,6 +185,52 @@ class BertTextEncoder:
             bar.close()
         return out
 
+    def lower_states(
+        self, texts: Sequence[str], num_layers: int
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Token states after the first `num_layers` blocks, for a `bert.BertTop`
+        over the rest (fine-tuning the top without re-running the bottom).
+
+        Returns:
+          (states [n, T, dim] float32, mask [n, T] int32), T the longest text's
+          tokens; rows are right-padded (mask 0, states 0 there).
+        """
+        if not 0 <= num_layers < self.config.num_layers:
+            raise ValueError(
+                f"num_layers must be in [0, {self.config.num_layers}), got {num_layers}"
+            )
+        ids = self.tokenize(texts)
+        longest = max((len(tokens) for tokens in ids), default=1)
+        states = np.zeros((len(ids), longest, self.dim), np.float32)
+        mask = np.zeros((len(ids), longest), np.int32)
+        forward = self._lower(num_layers)
+        for rows, length in tokenization.plan_batches(
+            [len(tokens) for tokens in ids],
+            length_buckets=self.length_buckets,
+            batch_size=self.row_buckets[-1],
+        ):
+            token_ids, batch_mask = tokenization.pad_tokens(
+                [ids[row] for row in rows],
+                rows=tokenization.bucket_size(len(rows), self.row_buckets),
+                length=length,
+            )
+            width = min(length, longest)
+            out = np.asarray(forward(self.params, token_ids, batch_mask))
+            states[rows, :width] = out[: len(rows), :width]
+            mask[rows, :width] = np.asarray(batch_mask)[: len(rows), :width]
+        return states * mask[..., None], mask
+
+    @functools.cache  # noqa: B019  (one jitted program per depth, kept with self)
+    def _lower(self, num_layers: int):
+        return jax.jit(
+            functools.partial(
+                bert.token_states,
+                config=self.config,
+                precision=self.precision,
+                num_layers=num_layers,
+            )
+        )
+
 
 def load_minilm(
     *, max_length: int | None = None, batch_size: int = DEFAULT_BATCH_SIZE

@@ -93,10 +93,14 @@ class _TextSASRecNet(nn.Module):
     dropout_rate: float
 
     def setup(self):
-        init = nn.initializers.glorot_uniform()
         self.text_embedding = self.param(
             "text_embedding", nn.initializers.zeros, (self.num_items, self.text_dim)
         )
+        self.setup_body()
+
+    def setup_body(self):
+        """Everything but the item-text source (shared with subclasses)."""
+        init = nn.initializers.glorot_uniform()
         self.text_bias = self.param(
             "text_bias", nn.initializers.zeros, (self.text_dim,)
         )
@@ -112,9 +116,13 @@ class _TextSASRecNet(nn.Module):
         self.embedding_dropout = nn.Dropout(self.dropout_rate)
         self.final_norm = nn.LayerNorm(epsilon=LAYER_NORM_EPSILON)
 
+    def item_text(self, items):
+        """[..., D] text vectors of 0-based `items` (the frozen table's rows)."""
+        return jax.lax.stop_gradient(self.text_embedding)[items]
+
     def item_embeddings(self, items):
         """[..., d] adapted embeddings of 0-based `items` (only those rows)."""
-        text = jax.lax.stop_gradient(self.text_embedding)[items]
+        text = self.item_text(items)
         bias = self.text_bias.reshape((1,) * (text.ndim - 1) + (-1,))
         return self.adaptor_norm(self.adaptor(text - bias))
 
