@@ -1,20 +1,24 @@
 """Seconds per FOSTER step against the unrolled second-order step, by subset size.
 
 FOSTER-style (reconstructed from the abstract). On a random catalogue of I items
-with 384-d text embeddings and a text-based SASRec, times (warm, block until
-ready, medians of --repeats interleaved calls):
+and a text-based SASRec whose items enter through 384-d text (`--encoder=frozen`:
+a frozen text table and an adaptor; `--encoder=tuned`: a MiniLM-shaped BERT's last
+block fine-tuned over cached lower-block token states of up to --tokens tokens per
+item, random weights and states, `trainers.tuned_text_sasrec`), times (warm,
+block until ready, medians of --repeats interleaved calls):
 
 * the first-order step (`foster.step.foster_step`: theta' update, theta update, Z
   update; no second-order terms);
 * the unrolled step (`foster.step.unrolled_step`: --unroll SGD steps of the model
   on the synthetic data, differentiated through) at the same subset size;
-* the items' adapted embeddings (the step's item encoding) for the subset and for
-  the whole catalogue.
+* the items' embeddings (the step's item encoding: with the tuned encoder the
+  BERT block over the items' tokens) for the subset and for the whole catalogue.
 
 Timing only: the real windows are random items, so a small subset need not hold
 all of a batch's items (`covered` is not checked; it does not change the cost).
 
 Run:    python benchmarks/foster_step_bench.py [--items=4385 --subsets=256,1024,4385]
+        [--encoder=tuned --output=benchmarks/results/foster_step_bench_tuned.json]
 Smoke:  python benchmarks/foster_step_bench.py --smoke
 
 Prints one JSON line and a table; writes --output (JSON).
@@ -38,7 +42,12 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 from experiments import pipeline  # noqa: E402
 from infinite_ae import io  # noqa: E402
 from infinite_ae.foster import objective, step, synthetic  # noqa: E402
+from infinite_ae.text import bert  # noqa: E402
 from infinite_ae.trainers.text_sasrec import ItemText, TextSASRec  # noqa: E402
+from infinite_ae.trainers.tuned_text_sasrec import (  # noqa: E402
+    ItemTokens,
+    TunedTextSASRec,
+)
 
 _ITEMS = flags.DEFINE_integer("items", 4385, "Catalogue size I (Scientific's).")
 _SUBSETS = flags.DEFINE_list("subsets", ["256", "1024", "4385"], "Subset sizes k.")
@@ -47,12 +56,19 @@ _LENGTH = flags.DEFINE_integer("length", 20, "Synthetic and real window length L
 _BATCH = flags.DEFINE_integer("batch", 32, "Real windows per step.")
 _UNROLL = flags.DEFINE_integer("unroll", 10, "Inner steps of the unrolled variant.")
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls of each.")
+_ENCODER = flags.DEFINE_enum(
+    "encoder", "frozen", ["frozen", "tuned"], "Item text: frozen table or tuned top."
+)
+_TOKENS = flags.DEFINE_integer("tokens", 24, "Longest item text (--encoder=tuned).")
 _OUTPUT = flags.DEFINE_string(
     "output", None, "JSON path (default: results/foster_step_bench.json; with "
     "--smoke, none)."
 )  # fmt: skip
 RESULTS = pathlib.Path(__file__).resolve().parent / "results" / "foster_step_bench.json"
 _SMOKE = flags.DEFINE_bool("smoke", False, "Tiny sizes.")
+_SMOKE_BERT = bert.BertConfig(
+    vocab_size=16, hidden_size=32, num_layers=2, num_heads=4, intermediate_size=64
+)
 
 
 def _timed(fn, *args, repeats: int) -> list[float]:
@@ -65,22 +81,32 @@ def _timed(fn, *args, repeats: int) -> list[float]:
     return times
 
 
+def _item_tokens(rng, items: int, tokens: int, config) -> ItemTokens:
+    """Random token states of 8..`tokens` real tokens per item, a random top."""
+    lengths = rng.integers(min(8, tokens), tokens + 1, size=items)
+    mask = (np.arange(tokens)[None, :] < lengths[:, None]).astype(np.float32)
+    states = rng.normal(size=(items, tokens, config.hidden_size)) * mask[..., None]
+    first = config.num_layers - 1
+    top = bert.top_params(bert.init_params(jax.random.key(3), config), first)
+    return ItemTokens(states, mask, config, first, top)
+
+
 def _setup(items: int, length: int, batch: int, sequences: int):
     rng = np.random.default_rng(0)
-    model = TextSASRec(
-        ItemText(rng.normal(size=(items, 384))),
-        max_len=length,
-        embedding_dim=64,
-        num_blocks=2,
-        dropout_rate=0.0,
-    )
-    anchor = model.init(jax.random.key(0))
+    options = dict(max_len=length, embedding_dim=64, num_blocks=2, dropout_rate=0.0)
+    if _ENCODER.value == "tuned":
+        config = bert.BertConfig() if not _SMOKE.value else _SMOKE_BERT
+        tokens = _item_tokens(rng, items, _TOKENS.value, config)
+        model = TunedTextSASRec(tokens, **options)
+        vectors = tokens.pretrained_vectors()
+    else:
+        model = TextSASRec(ItemText(rng.normal(size=(items, 384))), **options)
+        vectors = model.text.embeddings
+    anchor = jax.jit(model.init)(jax.random.key(0))
     logits = synthetic.init_logits(jax.random.key(1), sequences, length, items)
     windows = rng.integers(1, items + 1, size=(batch, length)).astype(np.int32)
     real = (jnp.asarray(windows), jnp.asarray(np.roll(windows, -1, axis=1)))
-    neighbours = tuple(
-        map(jnp.asarray, objective.text_neighbours(model.text.embeddings, 20))
-    )
+    neighbours = tuple(map(jnp.asarray, objective.text_neighbours(vectors, 20)))
     return model, anchor, logits, real, neighbours
 
 
@@ -143,13 +169,15 @@ def main(argv):
         "length": length,
         "batch": batch,
         "unroll": _UNROLL.value,
+        "encoder": _ENCODER.value,
+        "tokens": _TOKENS.value if _ENCODER.value == "tuned" else None,
         "rows": rows,
         **pipeline.environment(),
     }
     output = _OUTPUT.value or (None if _SMOKE.value else RESULTS)
     if output:
         io.atomic_write_json(pathlib.Path(output), record)
-    print(json.dumps({k: record[k] for k in ("benchmark", "items", "rows")}))
+    print(json.dumps({k: record[k] for k in ("benchmark", "items", "encoder", "rows")}))
     print(f"\n{'k':>6}{'first-order s':>15}{'unrolled s':>12}{'ratio':>8}{'encode':>9}")
     for row in rows:
         print(

@@ -11,7 +11,7 @@ from tests.conftest import PROJECT_ROOT
 
 SCRIPTS = sorted(
     [p.name for p in (PROJECT_ROOT / "benchmarks").glob("*_bench.py")]
-    + ["speedup_curves.py"]
+    + ["speedup_curves.py", "foster_step_bench.py --encoder=tuned"]
 )
 # Where each script is told to write its files (all inside the test's tmp_path).
 _OUTPUT_FLAG = {
@@ -26,10 +26,12 @@ _OUTPUT_FLAG = {
 @pytest.mark.slow
 @pytest.mark.parametrize("script", SCRIPTS)
 def test_benchmark_smoke(script, tmp_path):
+    script, *options = script.split()
     flag = _OUTPUT_FLAG.get(script, "--output={tmp}/out.json")
     extra = [flag.format(tmp=tmp_path)] if flag else []
+    command = [sys.executable, str(pathlib.Path("benchmarks") / script), "--smoke"]
     out = subprocess.run(
-        [sys.executable, str(pathlib.Path("benchmarks") / script), "--smoke", *extra],
+        [*command, *options, *extra],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
