@@ -102,7 +102,7 @@ def _setup(items: int, length: int, batch: int, sequences: int):
     else:
         model = TextSASRec(ItemText(rng.normal(size=(items, 384))), **options)
         vectors = model.text.embeddings
-    anchor = jax.jit(model.init)(jax.random.key(0))
+    anchor = model.init(jax.random.key(0))
     logits = synthetic.init_logits(jax.random.key(1), sequences, length, items)
     windows = rng.integers(1, items + 1, size=(batch, length)).astype(np.int32)
     real = (jnp.asarray(windows), jnp.asarray(np.roll(windows, -1, axis=1)))

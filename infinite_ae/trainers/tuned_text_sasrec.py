@@ -61,6 +61,9 @@ class ItemTokens:
     first: int
     top: PyTree
     digest: str = dataclasses.field(init=False)
+    _vectors: np.ndarray | None = dataclasses.field(
+        init=False, default=None, repr=False
+    )
 
     def __post_init__(self):
         states = np.ascontiguousarray(self.states, np.float32)
@@ -112,9 +115,14 @@ class ItemTokens:
         return self.states.shape[2]
 
     def pretrained_vectors(self) -> np.ndarray:
-        """[I, D] the items' text vectors under the pretrained top."""
-        top = bert.BertTop(self.config, self.first)
-        return np.asarray(jax.jit(top.apply)(self.top, self.states, self.mask))
+        """[I, D] the items' text vectors under the pretrained top (computed once,
+        eagerly, even when first asked for inside a trace)."""
+        if self._vectors is None:
+            top = jax.jit(bert.BertTop(self.config, self.first).apply)
+            with jax.ensure_compile_time_eval():
+                vectors = np.asarray(top(self.top, self.states, self.mask))
+            object.__setattr__(self, "_vectors", vectors)
+        return self._vectors
 
 
 class _TunedTextSASRecNet(_TextSASRecNet):
@@ -181,16 +189,11 @@ class TunedTextSASRec(TextSASRec):
         the centring b = the mean pretrained text vector."""
         dummy = jnp.ones((1, self.max_len), jnp.int32)
         params = self.net.init(init_key, dummy)
-        states, mask = jnp.asarray(self.text.states), jnp.asarray(self.text.mask)
-        top = jax.tree.map(jnp.asarray, self.text.top)
-        vectors = bert.BertTop(self.text.config, self.text.first).apply(
-            top, states, mask
-        )
         inner = {
             **params["params"],
-            "text_states": states,
-            "text_mask": mask,
-            "encoder_top": top["params"],
-            "text_bias": jnp.mean(vectors, axis=0),
+            "text_states": jnp.asarray(self.text.states),
+            "text_mask": jnp.asarray(self.text.mask),
+            "encoder_top": jax.tree.map(jnp.asarray, self.text.top["params"]),
+            "text_bias": jnp.asarray(self.text.pretrained_vectors().mean(axis=0)),
         }
         return {**params, "params": inner}
