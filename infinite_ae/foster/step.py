@@ -250,17 +250,31 @@ def unrolled_step(
     """
     opt = adam()
     subset, _ = step_subset(key, logits, inputs, targets, subset_size, top_c)
+    # The model's frozen parameters (its cached text) stay out of the scan's carry,
+    # so the unroll neither updates nor stores a copy of them per inner step.
+    frozen_names = getattr(model, "frozen_params", ())
+    frozen = {k: v for k, v in anchor["params"].items() if k in frozen_names}
+    start = {k: v for k, v in anchor["params"].items() if k not in frozen_names}
+
+    def full(trainable):
+        return {**anchor, "params": {**trainable, **frozen}}
 
     def outer(z):
-        def inner(params, _):
-            grads = jax.grad(objective.synthetic_loss, argnums=1)(
-                model, params, z, subset, hyper.temperature
+        def inner(trainable, _):
+            grads = jax.grad(
+                lambda t: objective.synthetic_loss(
+                    model, full(t), z, subset, hyper.temperature
+                )
+            )(trainable)
+            trainable = jax.tree.map(
+                lambda p, g: p - hyper.lr_theta * g, trainable, grads
             )
-            params = jax.tree.map(lambda p, g: p - hyper.lr_theta * g, params, grads)
-            return params, None
+            return trainable, None
 
-        params, _ = jax.lax.scan(inner, anchor, None, length=unroll)
-        return objective.real_loss(model, params, subset, inputs, targets, weights)
+        trainable, _ = jax.lax.scan(inner, start, None, length=unroll)
+        return objective.real_loss(
+            model, full(trainable), subset, inputs, targets, weights
+        )
 
     loss, grads = jax.value_and_grad(outer)(logits)
     updates, logits_opt = opt.update(

@@ -164,6 +164,8 @@ class TextSASRec(NextItemScores):
     ffn_dim: int | None = None
     dropout_rate: float = 0.2
     name = "text_sasrec"
+    frozen_params = ("text_embedding",)
+    """Top-level parameters behind a stop-gradient (never trained)."""
 
     def __post_init__(self):
         if self.embedding_dim % self.num_heads:

@@ -167,6 +167,7 @@ class TunedTextSASRec(TextSASRec):
 
     text: ItemTokens
     name = "tuned_text_sasrec"
+    frozen_params = ("text_states", "text_mask")
 
     @property
     def net(self) -> _TunedTextSASRecNet:
