@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import pickle
 
 import flax.linen as nn
 import jax
@@ -88,7 +87,10 @@ class ItemTokens:
         object.__setattr__(self, "top", top)
         digest = hashlib.sha256(states.tobytes() + mask.tobytes())
         digest.update(repr((states.shape, self.config, self.first)).encode())
-        digest.update(pickle.dumps(jax.tree.leaves(top)))
+        leaves, tree = jax.tree.flatten(top)
+        digest.update(str(tree).encode())
+        for leaf in leaves:
+            digest.update(str(leaf.shape).encode() + leaf.astype(np.float32).tobytes())
         object.__setattr__(self, "digest", digest.hexdigest())
 
     @classmethod
