@@ -122,7 +122,7 @@ def _row(model, anchor, logits, real, neighbours, k: int, repeats: int) -> dict:
             step.unrolled_step, model=model, subset_size=k, unroll=_UNROLL.value
         )
     )
-    state = step.init_state(logits, anchor)
+    state = step.init_state(logits, anchor, model=model)
     key = jax.random.key(2)
     first_times = _timed(
         first, state, key, *real, weights, *neighbours, hyper, repeats=repeats

@@ -176,7 +176,7 @@ class StepTest(absltest.TestCase):
     @pytest.mark.slow  # compiles the whole step: about 12 s
     def test_step_updates_subset_columns_and_reset_restores_the_anchor(self):
         inputs, targets, weights = _batch()
-        state = step.init_state(self.logits, self.anchor)
+        state = step.init_state(self.logits, self.anchor, model=self.model)
         fn = jax.jit(
             functools.partial(
                 step.foster_step, model=self.model, subset_size=10, inner_steps=2
@@ -198,7 +198,7 @@ class StepTest(absltest.TestCase):
         self.assertEqual(set(np.flatnonzero(moved)) - set(chosen.tolist()), set())
         leaves = jax.tree.leaves(jax.tree.map(jnp.array_equal, new.theta, self.anchor))
         self.assertFalse(all(leaves))
-        back = step.reset(new, self.anchor)
+        back = step.reset(new, self.anchor, model=self.model)
         for copy in (back.theta, back.prime):
             for a, b in zip(
                 jax.tree.leaves(copy), jax.tree.leaves(self.anchor), strict=True
@@ -310,7 +310,7 @@ class FactorisedTest(absltest.TestCase):
             lr_logits=1e-1,
         )  # fmt: skip
         inputs, targets, weights = _batch()
-        state = step.init_state(self.z, anchor)
+        state = step.init_state(self.z, anchor, model=model)
         fn = jax.jit(functools.partial(step.foster_step, model=model, subset_size=10))
         new, stats = fn(
             state, jax.random.key(8), inputs, targets, weights, nbrs, sims, hyper

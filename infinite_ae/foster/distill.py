@@ -196,7 +196,9 @@ def distill(
     )
     nbrs, sims = jnp.asarray(neighbours), jnp.asarray(sims)
     logits = _initial_logits(jax.random.fold_in(base, 0), sequences, options, rng)
-    state = step_lib.init_state(logits, jax.tree.map(jnp.asarray, anchors[0]))
+    state = step_lib.init_state(
+        logits, jax.tree.map(jnp.asarray, anchors[0]), model=model
+    )
     history, times = [], []
     bar = None
     if progress:
@@ -205,7 +207,9 @@ def distill(
     for t in range(options.steps):
         if options.reset and t and t % options.reset_every == 0:
             anchor = anchors[int(rng.integers(len(anchors)))]
-            state = step_lib.reset(state, jax.tree.map(jnp.asarray, anchor))
+            state = step_lib.reset(
+                state, jax.tree.map(jnp.asarray, anchor), model=model
+            )
         rows = rng.integers(inputs.shape[0], size=options.batch_size)
         t0 = time.perf_counter()
         state, stats = step_fn(

@@ -67,30 +67,48 @@ def _with_lr(opt_state, lr):
     return opt_state
 
 
-def init_state(logits: synthetic.Logits, anchor: PyTree) -> FosterState:
-    """Z and both model copies on `anchor`, fresh Adam states."""
+def frozen_names(model) -> tuple[str, ...]:
+    """The model's top-level parameters that never train (its cached text)."""
+    return tuple(getattr(model, "frozen_params", ()))
+
+
+def split(params: PyTree, names: tuple[str, ...]) -> tuple[PyTree, PyTree]:
+    """(trainable, frozen) top-level parameter dicts of a flax ``params``."""
+    inner = params["params"]
+    trainable = {k: v for k, v in inner.items() if k not in names}
+    return trainable, {k: v for k, v in inner.items() if k in names}
+
+
+def merge(params: PyTree, trainable: PyTree, frozen: PyTree) -> PyTree:
+    return {**params, "params": {**trainable, **frozen}}
+
+
+def init_state(logits: synthetic.Logits, anchor: PyTree, *, model) -> FosterState:
+    """Z and both model copies on `anchor`, fresh Adam states (over the model's
+    trainable parameters only: its frozen text gets no optimiser moments)."""
     opt = adam()
+    trainable, _ = split(anchor, frozen_names(model))
     return FosterState(
         logits=logits,
         logits_opt=opt.init(logits),
         theta=anchor,
-        theta_opt=opt.init(anchor),
+        theta_opt=opt.init(trainable),
         prime=anchor,
-        prime_opt=opt.init(anchor),
+        prime_opt=opt.init(trainable),
         step=jnp.zeros((), jnp.int32),
     )
 
 
-def reset(state: FosterState, anchor: PyTree) -> FosterState:
+def reset(state: FosterState, anchor: PyTree, *, model) -> FosterState:
     """theta and theta' back on `anchor` (exactly), with fresh optimiser states;
     Z and its optimiser are kept."""
     opt = adam()
-    copy = jax.tree.map(jnp.copy, anchor)
+    trainable, _ = split(anchor, frozen_names(model))
     return state._replace(
-        theta=copy,
-        theta_opt=opt.init(copy),
+        theta=jax.tree.map(jnp.copy, anchor),
+        theta_opt=opt.init(trainable),
         prime=jax.tree.map(jnp.copy, anchor),
-        prime_opt=opt.init(copy),
+        prime_opt=opt.init(trainable),
     )
 
 
@@ -172,27 +190,39 @@ def foster_step(
         key, state.logits, inputs, targets, subset_size, top_c
     )
     syn = functools.partial(objective.synthetic_loss, model, subset=subset)
+    # Only the trainable parameters are differentiated and updated; the frozen
+    # ones (cached text) ride along unchanged.
+    names = frozen_names(model)
+    prime_start, prime_frozen = split(state.prime, names)
+    theta_start, theta_frozen = split(state.theta, names)
 
     def prime_step(_, carry):
         prime, prime_opt = carry
-        grads = jax.grad(lambda p: syn(p, state.logits, temperature=hyper.temperature))(
-            prime
-        )
+        grads = jax.grad(
+            lambda p: syn(
+                merge(state.prime, p, prime_frozen),
+                state.logits,
+                temperature=hyper.temperature,
+            )
+        )(prime)
         return _adam_update(opt, grads, prime_opt, prime, hyper.lr_prime)
 
     prime, prime_opt = jax.lax.fori_loop(
-        0, inner_steps, prime_step, (state.prime, state.prime_opt)
+        0, inner_steps, prime_step, (prime_start, state.prime_opt)
     )
+    prime = merge(state.prime, prime, prime_frozen)
 
-    def theta_loss(theta):
+    def theta_loss(trainable):
+        theta = merge(state.theta, trainable, theta_frozen)
         real = objective.real_loss(model, theta, subset, inputs, targets, weights)
         at = syn(theta, state.logits, temperature=hyper.temperature)
         return real + hyper.lam * at, real
 
-    (_, real), theta_grads = jax.value_and_grad(theta_loss, has_aux=True)(state.theta)
+    (_, real), theta_grads = jax.value_and_grad(theta_loss, has_aux=True)(theta_start)
     theta, theta_opt = _adam_update(
-        opt, theta_grads, state.theta_opt, state.theta, hyper.lr_theta
+        opt, theta_grads, state.theta_opt, theta_start, hyper.lr_theta
     )
+    theta = merge(state.theta, theta, theta_frozen)
     similarity = objective.subset_similarity(neighbours, sims, subset)
 
     def z_loss(logits):
@@ -252,12 +282,10 @@ def unrolled_step(
     subset, _ = step_subset(key, logits, inputs, targets, subset_size, top_c)
     # The model's frozen parameters (its cached text) stay out of the scan's carry,
     # so the unroll neither updates nor stores a copy of them per inner step.
-    frozen_names = getattr(model, "frozen_params", ())
-    frozen = {k: v for k, v in anchor["params"].items() if k in frozen_names}
-    start = {k: v for k, v in anchor["params"].items() if k not in frozen_names}
+    start, frozen = split(anchor, frozen_names(model))
 
     def full(trainable):
-        return {**anchor, "params": {**trainable, **frozen}}
+        return merge(anchor, trainable, frozen)
 
     def outer(z):
         def inner(trainable, _):
