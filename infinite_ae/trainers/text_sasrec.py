@@ -44,8 +44,21 @@ from infinite_ae.trainers.sasrec import (
 from infinite_ae.types import Array, ArrayLike, PRNGKey, PyTree
 
 
+class ByDigest:
+    """Hash and equality by a ``digest`` attribute (same type, same digest), so
+    large array-holding model attributes are cheap, content-defined jit keys."""
+
+    digest: str
+
+    def __hash__(self):
+        return hash(self.digest)
+
+    def __eq__(self, other):
+        return type(other) is type(self) and other.digest == self.digest
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
-class ItemText:
+class ItemText(ByDigest):
     """Frozen item-text embeddings [I, D] (row j = item j), hashable by digest.
 
     Two tables are equal (and share compiled programs) iff their float32 bytes and
@@ -66,12 +79,6 @@ class ItemText:
         object.__setattr__(self, "embeddings", table)
         digest = hashlib.sha256(str(table.shape).encode() + table.tobytes())
         object.__setattr__(self, "digest", digest.hexdigest())
-
-    def __hash__(self):
-        return hash(self.digest)
-
-    def __eq__(self, other):
-        return isinstance(other, ItemText) and other.digest == self.digest
 
     @property
     def num_items(self) -> int:

@@ -35,12 +35,12 @@ import numpy as np
 
 from infinite_ae.text import bert
 from infinite_ae.trainers.sasrec import encode
-from infinite_ae.trainers.text_sasrec import TextSASRec, _TextSASRecNet
+from infinite_ae.trainers.text_sasrec import ByDigest, TextSASRec, _TextSASRecNet
 from infinite_ae.types import PRNGKey, PyTree
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class ItemTokens:
+class ItemTokens(ByDigest):
     """Every item's lower-block token states and the BERT top that finishes them.
 
     Hashable by digest (two instances are equal iff their arrays, config, `first`
@@ -101,12 +101,6 @@ class ItemTokens:
         return cls(
             states, mask, encoder.config, first, bert.top_params(encoder.params, first)
         )
-
-    def __hash__(self):
-        return hash(self.digest)
-
-    def __eq__(self, other):
-        return isinstance(other, ItemTokens) and other.digest == self.digest
 
     @property
     def num_items(self) -> int:
