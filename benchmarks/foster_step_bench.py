@@ -195,11 +195,7 @@ def main(argv):
         ratio = row["first_over_unrolled"]
         print(
             f"{row['subset_size']:>6}{row['first_order_s']:>15.4f}"
-            + (
-                f"{unrolled:>12.4f}{ratio:>8.3f}"
-                if unrolled
-                else f"{'-':>12}{'-':>8}"
-            )
+            + (f"{unrolled:>12.4f}{ratio:>8.3f}" if unrolled else f"{'-':>12}{'-':>8}")
             + f"{row['encode_over_catalogue']:>9.3f}"
         )
 
