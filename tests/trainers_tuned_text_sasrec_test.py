@@ -63,12 +63,14 @@ class TunedTextSASRecTest(absltest.TestCase):
         self.tokens, self.model, self.params = _tuned()
         self.inputs = jnp.array([[0, 1, 3, 2, 8], [4, 4, 6, 5, 7]], jnp.int32)
 
+    @pytest.mark.slow  # builds and compiles both models cold: about 15 s
     def test_starts_as_the_frozen_model_on_the_full_encoder(self):
         frozen = TextSASRec(ItemText(_encoder().encode(TEXTS)), **OPTIONS)
         want = frozen.scores(frozen.init(jax.random.key(1)), self.inputs)
         got = self.model.scores(self.params, self.inputs)
         np.testing.assert_allclose(got, want, rtol=RTOL, atol=ATOL)
 
+    @pytest.mark.slow  # builds and compiles the model cold: about 4 s
     def test_subset_items_equal_table_rows_and_tokens_hash_by_content(self):
         items = jnp.array([[6, 0], [3, 6]])
         np.testing.assert_allclose(
