@@ -187,9 +187,9 @@ class TextSASRec(NextItemScores):
     def num_items(self) -> int:
         return self.text.num_items
 
-    @property
-    def net(self) -> _TextSASRecNet:
-        return _TextSASRecNet(
+    def body_fields(self) -> dict:
+        """The network fields every text-based SASRec shares."""
+        return dict(
             num_items=self.text.num_items,
             text_dim=self.text.dim,
             max_len=self.max_len,
@@ -199,6 +199,10 @@ class TextSASRec(NextItemScores):
             ffn_dim=self.ffn_dim or self.embedding_dim,
             dropout_rate=self.dropout_rate,
         )
+
+    @property
+    def net(self) -> _TextSASRecNet:
+        return _TextSASRecNet(**self.body_fields())
 
     def init(self, init_key: PRNGKey) -> PyTree:
         """Fresh parameters with the text table copied in; the adaptor's bias b

@@ -168,14 +168,7 @@ class TunedTextSASRec(TextSASRec):
     @property
     def net(self) -> _TunedTextSASRecNet:
         return _TunedTextSASRecNet(
-            num_items=self.text.num_items,
-            text_dim=self.text.dim,
-            max_len=self.max_len,
-            embedding_dim=self.embedding_dim,
-            num_blocks=self.num_blocks,
-            num_heads=self.num_heads,
-            ffn_dim=self.ffn_dim or self.embedding_dim,
-            dropout_rate=self.dropout_rate,
+            **self.body_fields(),
             token_len=self.text.states.shape[1],
             bert_config=self.text.config,
             first=self.text.first,
