@@ -331,6 +331,87 @@ class EarlyStopping:
         )
 
 
+def run_epochs(
+    step: Callable[[Any, int], tuple[Any, Any]],
+    validate: Callable[[PyTree], dict[str, float]],
+    state: Any,
+    stopping: EarlyStopping,
+    *,
+    max_epochs: int,
+    eval_every: int,
+    learning_rate: float,
+    first: int = 0,
+    progress: str | None = None,
+    log_fn: Callable[[int, dict[str, float]], None] | None = None,
+    after_eval: Callable[[int, Any], None] | None = None,
+    times: list[float] | None = None,
+) -> tuple[Any, list[float]]:
+    """The epoch loop every trainer's fit shares, with early stopping.
+
+    Runs epochs ``first`` .. ``max_epochs - 1`` (0-based): ``step(state, epoch)``
+    trains one epoch and returns (state, mean loss); the loss must be finite
+    (`check_loss`). After every ``eval_every``-th epoch and the last,
+    ``validate(state.params)`` gives the validation metrics that update
+    ``stopping``; then ``log_fn(epoch, record)`` and ``after_eval(epoch,
+    state)`` (e.g. a checkpoint) run, and the loop ends once ``stopping.stop``.
+    Nothing runs when ``stopping`` has already stopped (a resumed run).
+
+    Args:
+      step: one training epoch.
+      validate: validation metrics of parameters (must hold ``stopping.metric``).
+      state: the training state (with ``.params``).
+      stopping: the early-stopping record, updated in place.
+      max_epochs: the loop's end (exclusive).
+      eval_every: evaluate every this many epochs.
+      learning_rate: named in the error of a non-finite loss.
+      first: the first epoch (a resumed run's next epoch).
+      progress: a description to show a progress bar (and log lines) under.
+      log_fn: called after every evaluation.
+      after_eval: called after every evaluation.
+      times: a list the epochs' times are appended to as they finish (a
+        resumed run's earlier times, which ``after_eval`` can checkpoint).
+
+    Returns:
+      (final state, ``times``: wall seconds of each training epoch, evaluation
+      excluded).
+    """
+    times = [] if times is None else times
+    if stopping.stop:
+        return state, times
+    bar = None
+    if progress:
+        bar = progress_lib.Progress(max_epochs, progress, unit="epoch", initial=first)
+    for epoch in range(first, max_epochs):
+        t0 = time.perf_counter()
+        state, loss = step(state, epoch)
+        loss = float(loss)
+        times.append(time.perf_counter() - t0)
+        check_loss(loss, epoch, learning_rate)
+        if bar is not None:
+            bar.update(loss=loss)
+        if (epoch + 1) % eval_every and epoch + 1 != max_epochs:
+            continue
+        val = validate(state.params)
+        record = stopping.update(epoch, loss, val, state.params)
+        logging.info(
+            "%s epoch %d loss %.4f val %s %.3f",
+            progress or "fit",
+            epoch,
+            loss,
+            stopping.metric,
+            val[stopping.metric],
+        )
+        if log_fn is not None:
+            log_fn(epoch, record)
+        if after_eval is not None:
+            after_eval(epoch, state)
+        if stopping.stop:
+            break
+    if bar is not None:
+        bar.close()
+    return state, times
+
+
 @dataclasses.dataclass
 class FitResult:
     """Outcome of `fit`.
@@ -457,34 +538,27 @@ def fit(
     if test_mask not in EVAL_MASKS:
         raise ValueError(f"unknown test_mask {test_mask!r}; valid: {list(EVAL_MASKS)}")
 
-    stopping = EarlyStopping(patience)
-    epoch_time = 0.0
-    epochs_run = 0
-    bar = None
-    if progress:
-        bar = progress_lib.Progress(max_epochs, progress, unit="epoch")
-    for epoch in range(max_epochs):
-        t0 = time.perf_counter()
+    def step(state, epoch):
         state, stats = epoch_fn(
             state, jax.random.fold_in(base_key, epoch + 1), *rows, excluded
         )
-        loss = float(stats["loss"])
-        epoch_time += time.perf_counter() - t0
-        epochs_run = epoch + 1
-        check_loss(loss, epoch, learning_rate)
-        if bar is not None:
-            bar.update(loss=loss)
-        if (epoch + 1) % eval_every and epoch + 1 != max_epochs:
-            continue
-        u_emb, i_emb = embed_fn(state.params, graph)
-        val = ranking_metrics(u_emb, i_emb, data, split="val", ks=ks)
-        record = stopping.update(epoch, loss, val, state.params)
-        if log_fn is not None:
-            log_fn(epoch, record)
-        if stopping.stop:
-            break
-    if bar is not None:
-        bar.close()
+        return state, stats["loss"]
+
+    def validate(params):
+        return ranking_metrics(*embed_fn(params, graph), data, split="val", ks=ks)
+
+    stopping = EarlyStopping(patience)
+    _, times = run_epochs(
+        step,
+        validate,
+        state,
+        stopping,
+        max_epochs=max_epochs,
+        eval_every=eval_every,
+        learning_rate=learning_rate,
+        progress=progress,
+        log_fn=log_fn,
+    )
     test = None
     if compute_test:
         u_emb, i_emb = embed_fn(stopping.params, graph)
@@ -496,8 +570,8 @@ def fit(
         getattr(model, "name", "model"),
         stopping.epoch,
         stopping.value,
-        epochs_run,
-        epoch_time / max(epochs_run, 1),
+        len(times),
+        np.mean(times or [0.0]),
     )
     return FitResult(
         params=stopping.params,
@@ -505,7 +579,7 @@ def fit(
         val=stopping.val,
         test=test,
         history=stopping.history,
-        epochs=epochs_run,
+        epochs=len(times),
         seconds=time.perf_counter() - start,
-        epoch_seconds=epoch_time / max(epochs_run, 1),
+        epoch_seconds=float(np.mean(times or [0.0])),
     )

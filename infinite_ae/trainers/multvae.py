@@ -34,7 +34,6 @@ import numpy as np
 import optax
 
 from infinite_ae import evaluation
-from infinite_ae import progress as progress_lib
 from infinite_ae.trainers import loop
 from infinite_ae.types import Array, PRNGKey, PyTree
 
@@ -277,32 +276,21 @@ def fit(
             lambda q, users: score_fn(params, q), data, split=split, ks=ks, **kwargs
         )
 
+    def step(state, epoch):
+        return epoch_fn(state, jax.random.fold_in(base_key, epoch + 1), padded, weights)
+
     stopping = loop.EarlyStopping(patience, metric=metric)
-    train_time, epoch = 0.0, 0
-    bar = (
-        progress_lib.Progress(max_epochs, progress, unit="epoch") if progress else None
+    _, times = loop.run_epochs(
+        step,
+        lambda params: evaluate(params, "val"),
+        state,
+        stopping,
+        max_epochs=max_epochs,
+        eval_every=eval_every,
+        learning_rate=model.learning_rate,
+        progress=progress,
+        log_fn=log_fn,
     )
-    for epoch in range(1, max_epochs + 1):
-        t0 = time.perf_counter()
-        state, value = epoch_fn(
-            state, jax.random.fold_in(base_key, epoch), padded, weights
-        )
-        value = float(value)
-        train_time += time.perf_counter() - t0
-        loop.check_loss(value, epoch, model.learning_rate)
-        if bar is not None:
-            bar.update(loss=value)
-        if epoch % eval_every and epoch != max_epochs:
-            continue
-        record = stopping.update(
-            epoch, value, evaluate(state.params, "val"), state.params
-        )
-        if log_fn is not None:
-            log_fn(epoch, record)
-        if stopping.stop:
-            break
-    if bar is not None:
-        bar.close()
     params = jax.device_get(stopping.params)
     test = evaluate(params, "test", negatives=negatives) if compute_test else None
     return loop.FitResult(
@@ -311,7 +299,7 @@ def fit(
         val=stopping.val,
         test=test,
         history=stopping.history,
-        epochs=epoch,
+        epochs=len(times),
         seconds=time.perf_counter() - start,
-        epoch_seconds=train_time / max(epoch, 1),
+        epoch_seconds=float(np.mean(times or [0.0])),
     )

@@ -55,7 +55,6 @@ import optax
 from absl import logging
 
 from infinite_ae import evaluation
-from infinite_ae import progress as progress_lib
 from infinite_ae.trainers import loop
 from infinite_ae.trainers import negatives as negatives_lib
 from infinite_ae.types import Array, ArrayLike, PRNGKey, PyTree
@@ -783,41 +782,32 @@ def fit_sequential(
         resumed = _resume(checkpointer, state, patience, desc)
         if resumed is not None:
             state, stopping, epoch_times, first = resumed
-    if stopping.stop:
-        first = max_epochs  # stopped early before the interruption
-    bar = None
-    if progress:
-        bar = progress_lib.Progress(max_epochs, desc, unit="epoch", initial=first)
-    for epoch in range(first, max_epochs):
-        t0 = time.perf_counter()
+
+    def step(state, epoch):
         key = jax.random.fold_in(base_key, epoch + 1)
         state, stats = epoch_fn(state, key, *rows, gbce_t)
         if on_epoch is not None:
             on_epoch(epoch, state.params)
-        epoch_loss = float(stats["loss"])
-        epoch_times.append(time.perf_counter() - t0)
-        loop.check_loss(epoch_loss, epoch, learning_rate)
-        if bar is not None:
-            bar.update(loss=epoch_loss)
-        if (epoch + 1) % eval_every and epoch + 1 != max_epochs:
-            continue
-        val = evaluate(state.params, split="val")
-        record = stopping.update(epoch, epoch_loss, val, state.params)
-        logging.info(
-            "%s epoch %d loss %.4f val ndcg@10 %.3f",
-            desc,
-            epoch,
-            epoch_loss,
-            val["ndcg@10"],
-        )
-        if log_fn is not None:
-            log_fn(epoch, record)
+        return state, stats["loss"]
+
+    def save(epoch, state):
         if checkpointer is not None:
             _save(checkpointer, epoch, state, stopping, epoch_times)
-        if stopping.stop:
-            break
-    if bar is not None:
-        bar.close()
+
+    loop.run_epochs(
+        step,
+        functools.partial(evaluate, split="val"),
+        state,
+        stopping,
+        max_epochs=max_epochs,
+        eval_every=eval_every,
+        learning_rate=learning_rate,
+        first=first,
+        progress=desc if progress else None,
+        log_fn=log_fn,
+        after_eval=save,
+        times=epoch_times,
+    )
     test = evaluate(stopping.params, split="test") if compute_test else None
     return _result(stopping, test, epoch_times, tokens_per_epoch, start, desc)
 
