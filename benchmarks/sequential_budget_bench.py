@@ -25,12 +25,12 @@ import resource
 import sys
 import tempfile
 
-from absl import app, flags, logging
+from absl import app, flags
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from configs import distill_to_sasrec_ml1m, distill_to_sasrec_quick  # noqa: E402
-from experiments import pipeline  # noqa: E402
+from experiments import pipeline, plots  # noqa: E402
 from infinite_ae import progress  # noqa: E402
 
 DATASETS = {
@@ -96,36 +96,6 @@ def _row(dataset, model, fraction, method, record) -> dict:
     }
 
 
-def _plot(rows, stem: pathlib.Path) -> None:
-    try:
-        import matplotlib  # noqa: PLC0415
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt  # noqa: PLC0415
-    except ImportError:
-        logging.warning("matplotlib missing; no plot")
-        return
-    cells = sorted({(r["dataset"], r["model"]) for r in rows})
-    fig, axes = plt.subplots(1, len(cells), figsize=(5 * len(cells), 4), squeeze=False)
-    for ax, (dataset, model) in zip(axes[0], cells, strict=True):
-        cell = [r for r in rows if (r["dataset"], r["model"]) == (dataset, model)]
-        for method in sorted({r["method"] for r in cell} - {"full_data"}):
-            points = sorted(
-                (r["budget"], r["ndcg@10"]) for r in cell if r["method"] == method
-            )
-            ax.plot(*zip(*points, strict=True), marker="o", label=method)
-        full = [r["ndcg@10"] for r in cell if r["method"] == "full_data"]
-        if full:
-            ax.axhline(full[0], color="k", linestyle="--", label="full data")
-        ax.set_xscale("log")
-        ax.set_xlabel("budget (fraction of users)")
-        ax.set_ylabel("test nDCG@10 (×100)")
-        ax.set_title(f"{model} on {dataset}")
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(stem.with_suffix(".png"), dpi=120)
-
-
 def main(argv):
     del argv
     budgets = [float(b) for b in _BUDGETS.value]
@@ -154,7 +124,9 @@ def main(argv):
     stem = pathlib.Path(_OUT.value)
     stem.parent.mkdir(parents=True, exist_ok=True)
     stem.with_suffix(".json").write_text(json.dumps(record, indent=2) + "\n")
-    _plot(rows, stem)
+    plots.budget_figure(
+        rows, stem.with_suffix(".png"), xlabel="budget (fraction of users)"
+    )
     print(json.dumps({k: v for k, v in record.items() if k != "rows"}))
     header = f"{'dataset':<11}{'model':<9}{'budget':>7}  {'method':<13}"
     print(f"\n{header}{'nDCG@10':>8}{'s':>8}")

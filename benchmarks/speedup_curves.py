@@ -37,7 +37,6 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from configs import distill_ml1m, distill_netflix, distill_quick  # noqa: E402
 from experiments import datasets, pipeline, settings  # noqa: E402
-from experiments import workdir as workdir_lib  # noqa: E402
 from experiments.jobs import compare  # noqa: E402
 from infinite_ae import io, progress  # noqa: E402
 from infinite_ae.distill import baselines, export  # noqa: E402
@@ -80,15 +79,26 @@ def _summary(config, dataset: str, num_users: int, root: pathlib.Path) -> np.nda
     config.distill.num_users = num_users
     config.distill.compare = ()
     workdir = root / dataset / f"distill_{num_users}"
-    done = workdir / "results.json"
-    if not (
-        done.exists()
-        and json.loads(done.read_text()).get("config_hash")
-        == workdir_lib.config_hash(config)
-    ):
+    if not _distilled_by(workdir, config):
         pipeline.run(config, workdir)
     summary = export.load_npz(workdir / "distilled.npz", variant="continuous")
     return np.asarray(summary.train.toarray(), np.float32)
+
+
+SUMMARY_SECTIONS = ("method", "seed", "data", "model", "distill", "eval")
+"""The config sections a summary depends on: a workdir whose finished run had the
+same ones holds a current summary, whatever other sections (models trained on it,
+other jobs) changed since."""
+
+
+def _distilled_by(workdir: pathlib.Path, config) -> bool:
+    """Whether ``workdir`` holds a finished run with ``config``'s summary sections."""
+    stored = workdir / "config.json"
+    if not (stored.exists() and (workdir / "results.json").exists()):
+        return False
+    current = io.to_jsonable(config.to_dict())
+    previous = json.loads(stored.read_text())
+    return all(previous.get(k) == current.get(k) for k in SUMMARY_SECTIONS)
 
 
 def _cell(path: pathlib.Path, compute) -> dict:

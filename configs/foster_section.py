@@ -63,6 +63,9 @@ def get_section() -> ml_collections.ConfigDict:
     foster.subset_sampling = True
     foster.reset = True
     foster.cooc = True
+    # The ablation: at the first budget, FOSTER again with each of these components
+    # switched off in turn (of subset_sampling | reset | cooc; () = none).
+    foster.ablations = ()
     # Equal-budget baselines: random_users | longest | most_recent | k_center |
     # herding (the coresets select on each sequence's mean text embedding).
     foster.baselines = ("random_users", "longest", "k_center", "herding")

@@ -78,3 +78,44 @@ def sampler_weights_figure(
     fig.tight_layout()
     io.atomic_save_figure(path, fig, dpi=120)
     plt.close(fig)
+
+
+def budget_figure(
+    rows: list[dict[str, Any]],
+    path: str | pathlib.Path,
+    *,
+    xlabel: str,
+    metric: str = "ndcg@10",
+) -> None:
+    """Test ``metric`` against the budget (log scale), one panel per (dataset,
+    model), one line per method; a ``"full_data"`` row is a dashed level.
+
+    Args:
+      rows: dicts with "dataset", "model", "budget", "method" and ``metric``.
+      path: the PNG to write (atomically).
+      xlabel: what the budget counts.
+      metric: the plotted test metric (×100).
+    """
+    panels = sorted({(r["dataset"], r["model"]) for r in rows})
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(5 * len(panels), 4), squeeze=False
+    )
+    for ax, (dataset, model) in zip(axes[0], panels, strict=True):
+        cell = [r for r in rows if (r["dataset"], r["model"]) == (dataset, model)]
+        for method in sorted({r["method"] for r in cell} - {"full_data"}):
+            points = sorted(
+                (r["budget"], r[metric]) for r in cell if r["method"] == method
+            )
+            ax.plot(*zip(*points, strict=True), marker="o", label=method)
+        full = [r[metric] for r in cell if r["method"] == "full_data"]
+        if full:
+            ax.axhline(full[0], color="k", linestyle="--", label="full data")
+        ax.set_xscale("log")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(f"test {metric} (×100)")
+        ax.set_title(f"{model} on {dataset}")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    io.atomic_save_figure(path, fig, dpi=120)
+    plt.close(fig)

@@ -603,6 +603,7 @@ class FosterSettings:
     subset_sampling: bool = _field()
     reset: bool = _field()
     cooc: bool = _field()
+    ablations: tuple[Literal["subset_sampling", "reset", "cooc"], ...] = _field()
     baselines: tuple[
         Literal["random_users", "longest", "most_recent", "k_center", "herding"], ...
     ] = _field()

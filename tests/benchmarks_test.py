@@ -10,7 +10,12 @@ import pytest
 from tests.conftest import PROJECT_ROOT
 
 SCRIPTS = sorted(
-    [p.name for p in (PROJECT_ROOT / "benchmarks").glob("*_bench.py")]
+    # foster_budget_bench.py runs foster_step_bench.py (frozen encoder) itself.
+    [
+        p.name
+        for p in (PROJECT_ROOT / "benchmarks").glob("*_bench.py")
+        if p.name != "foster_step_bench.py"
+    ]
     + ["speedup_curves.py", "foster_step_bench.py --encoder=tuned"]
 )
 # Where each script is told to write its files (all inside the test's tmp_path).
@@ -18,6 +23,7 @@ _OUTPUT_FLAG = {
     "autosample_bench.py": "--out={tmp}/autosample",
     "distill_budget_bench.py": "--out={tmp}/budget",
     "distill_step_bench.py": None,
+    "foster_budget_bench.py": "--out={tmp}/foster_budget --workroot={tmp}/work",
     "sequential_budget_bench.py": "--out={tmp}/sequential",
     "speedup_curves.py": "--out={tmp}/speedup",
 }

@@ -19,10 +19,11 @@ def _config():
     config.foster.batch_size = 4
     config.foster.subset_size = 30
     config.foster.reset_every = 3
+    config.foster.ablations = ("reset",)
     return config
 
 
-@pytest.mark.slow  # an expert, four trainings and a distillation: about 40 s
+@pytest.mark.slow  # an expert, six trainings and two distillations: about 45 s
 def test_foster_job_writes_results_and_resumes(tmp_path):
     results = pipeline.run(_config(), tmp_path)
     for key in ("ndcg@10", "recall@20", "mrr@10"):
@@ -38,6 +39,13 @@ def test_foster_job_writes_results_and_resumes(tmp_path):
     assert budget["num_sequences"] == 4 and budget["foster"]["train_sequences"] == 4
     assert budget["distill_seconds"] > 0
     assert len(list((tmp_path / "anchors").glob("*.npz"))) == 2
+    ablation = results["ablation"]
+    assert ablation["num_sequences"] == 4 and set(ablation["rows"]) == {
+        "foster",
+        "no_reset",
+    }
+    assert ablation["rows"]["foster"]["test"] == results["test"]
+    assert (tmp_path / "distilled" / "m4_no_reset.npz").exists()
     # A rerun loads every finished piece instead of recomputing it.
     record = tmp_path / "trained" / "foster_4.json"
     changed = json.loads(record.read_text())

@@ -11,7 +11,9 @@ FOSTER-style, reconstructed from the abstract (infinite_ae/foster). Stages:
    history saved under ``distilled/``), the model is trained on them and tested on
    the real validation and test next items, and on M real sequences of each
    baseline (random users, the longest, the most recent, and K-center and herding
-   coresets on each sequence's mean text embedding).
+   coresets on each sequence's mean text embedding);
+5. the ablation (`config.foster.ablations`): at the first budget, FOSTER again with
+   each named component switched off, and the model trained on its sequences.
 
 Trainings use `config.sequential` (sizes, loss, optimiser, early stopping) and are
 stored as they finish (`sequential.train_recorded`), so a killed run resumes.
@@ -135,13 +137,19 @@ def foster_options(cfg: settings_lib.FosterSettings, budget: int):
     return distill_lib.FosterOptions(num_sequences=budget, **values)
 
 
-def _distilled(settings, model, sequences, anchors, neighbours, budget, workdir):
-    """FOSTER's M sequences (saved as ``distilled/m<M>.npz`` with the record)."""
-    path = workdir / "distilled" / f"m{budget}.npz"
+def _distilled(
+    settings, model, sequences, anchors, neighbours, budget, workdir, off=None
+):
+    """FOSTER's M sequences, with component ``off`` switched off when given (saved
+    as ``distilled/m<M>[_no_<component>].npz`` with the record)."""
+    tag = f"m{budget}" if off is None else f"m{budget}_no_{off}"
+    path = workdir / "distilled" / f"{tag}.npz"
     meta = path.with_suffix(".json")
     if path.exists() and meta.exists():
         return np.load(path)["ids"], json.loads(meta.read_text())
     options = foster_options(settings.foster, budget)
+    if off is not None:
+        options = dataclasses.replace(options, **{off: False})
     result = distill_lib.distill(
         model,
         sequences,
@@ -149,7 +157,7 @@ def _distilled(settings, model, sequences, anchors, neighbours, budget, workdir)
         *neighbours,
         options,
         seed=settings.seed,
-        progress=f"foster/m{budget}",
+        progress=f"foster/{tag}",
     )
     io.atomic_save_npz(path, ids=result.ids)
     record = {
@@ -187,6 +195,35 @@ def _budget(settings, model, sequences, anchors, neighbours, budget, ctx, stream
         ),
     }
     return out
+
+
+def _ablation(settings, model, sequences, anchors, neighbours, first, workdir):
+    """Test metrics at the first budget with each of `config.foster.ablations`
+    switched off in turn, beside FOSTER with all three components."""
+    budget = first["num_sequences"]
+    rows = {"foster": _ablation_row(first["foster"]["test"], first)}
+    for off in settings.foster.ablations:
+        ids, record = _distilled(
+            settings, model, sequences, anchors, neighbours, budget, workdir, off
+        )
+        train = synthetic.to_sequences(ids, sequences, name=f"foster_{budget}_no_{off}")
+        trained = sequential.train_recorded(
+            settings, sequences, train, workdir, f"foster_{budget}_no_{off}", model
+        )
+        rows[f"no_{off}"] = _ablation_row(
+            trained["test"],
+            {"distill_seconds": record["seconds"],
+             "distill_step_seconds": record["step_seconds"]},
+        )  # fmt: skip
+    return {"num_sequences": budget, "rows": rows}
+
+
+def _ablation_row(test, timing) -> dict[str, Any]:
+    return {
+        "test": test,
+        "distill_seconds": timing["distill_seconds"],
+        "distill_step_seconds": timing["distill_step_seconds"],
+    }
 
 
 def _summary(per_budget, full) -> dict[str, Any]:
@@ -234,10 +271,16 @@ def run(settings: settings_lib.Settings, sequences, ctx) -> dict[str, Any]:
             )  # fmt: skip
         )
         timings[f"budget_{budget}"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    ablation = _ablation(
+        settings, model, sequences, anchors, neighbours, per_budget[0], ctx.workdir
+    )
+    timings["ablation"] = time.perf_counter() - t0
     return {
         **_summary(per_budget, full),
         "full_data": full,
         "per_budget": per_budget,
+        "ablation": ablation,
         "foster": dataclasses.asdict(cfg),
         "protocol": {
             "split": "leave-one-out by time",
