@@ -592,6 +592,40 @@ def make_markov_sequences(
     >>> bool(np.allclose(transition.sum(1), 1.0)), int(seq.lengths.min()) >= 1
     (True, True)
     """
+    _check_markov_options(
+        num_users, num_items, num_successors, concentration, teleport, min_length,
+        mean_length,
+    )  # fmt: skip
+    rng = np.random.default_rng(seed)
+    successors, weights, transition = _planted_chain(
+        rng, num_items, num_successors, concentration, teleport
+    )
+    lengths = min_length + rng.poisson(mean_length - min_length, size=num_users)
+    items = _walk(rng, successors, weights, teleport, lengths)
+    info: dict[str, Any] = {
+        "source": "synthetic",
+        "generator": "make_markov_sequences",
+        "num_users": num_users,
+        "num_items": num_items,
+        "mean_length": mean_length,
+        "min_length": min_length,
+        "concentration": concentration,
+        "num_successors": num_successors,
+        "teleport": teleport,
+        "start": "uniform",
+        "seed": seed,
+        "split": "temporal_loo",
+        "dedup": "none",
+        "mean_generated_length": float(lengths.mean()) if num_users else 0.0,
+    }
+    sequences = _leave_one_out(items, lengths, num_items, name=name, info=info)
+    return sequences, transition
+
+
+def _check_markov_options(
+    num_users, num_items, num_successors, concentration, teleport, min_length,
+    mean_length,
+) -> None:  # fmt: skip
     if num_users < 0 or num_items < 2:
         raise ValueError(
             f"need num_users >= 0 and num_items >= 2, got {num_users}, {num_items}"
@@ -610,7 +644,11 @@ def make_markov_sequences(
         raise ValueError(
             f"mean_length must be >= min_length={min_length}, got {mean_length}"
         )
-    rng = np.random.default_rng(seed)
+
+
+def _planted_chain(rng, num_items, num_successors, concentration, teleport):
+    """Steps 1-2 of `make_markov_sequences`: (successors [I, S], their weights
+    [I, S], the dense transition matrix P [I, I])."""
     successors = np.empty((num_items, num_successors), np.int64)
     for item in range(num_items):
         others = rng.choice(num_items - 1, size=num_successors, replace=False)
@@ -622,8 +660,15 @@ def make_markov_sequences(
         (np.repeat(np.arange(num_items), num_successors), successors.reshape(-1)),
         (1.0 - teleport) * weights.reshape(-1),
     )
+    return successors, weights, transition
+
+
+def _walk(rng, successors, weights, teleport, lengths) -> np.ndarray:
+    """Step 3 of `make_markov_sequences`: [U, max length] walks (0 past a walk's
+    length), all users advanced together one step at a time."""
+    num_items, num_successors = successors.shape
+    num_users = len(lengths)
     cumulative = np.cumsum(weights, axis=1)
-    lengths = min_length + rng.poisson(mean_length - min_length, size=num_users)
     max_length = int(lengths.max(initial=0))
     items = np.zeros((num_users, max_length), np.int64)
     if max_length:
@@ -637,28 +682,18 @@ def make_markov_sequences(
         jump = rng.random(num_users) < teleport
         uniform = rng.integers(num_items, size=num_users)
         items[:, step] = np.where(jump, uniform, successors[current, choice])
+    return items
+
+
+def _leave_one_out(items, lengths, num_items, *, name, info) -> Sequences:
+    """Step 4 of `make_markov_sequences`: the walks' leave-one-out `Sequences`."""
+    num_users, max_length = items.shape
     rows = np.arange(num_users)
     prefix_lengths = np.maximum(lengths - 2, 0)
     in_prefix = np.arange(max_length)[None, :] < prefix_lengths[:, None]
     val = np.where(lengths >= 2, items[rows, np.maximum(lengths - 2, 0)], -1)
     test = items[rows, lengths - 1] if num_users else np.zeros(0, np.int64)
-    info: dict[str, Any] = {
-        "source": "synthetic",
-        "generator": "make_markov_sequences",
-        "num_users": num_users,
-        "num_items": num_items,
-        "mean_length": mean_length,
-        "min_length": min_length,
-        "concentration": concentration,
-        "num_successors": num_successors,
-        "teleport": teleport,
-        "start": "uniform",
-        "seed": seed,
-        "split": "temporal_loo",
-        "dedup": "none",
-        "mean_generated_length": float(lengths.mean()) if num_users else 0.0,
-    }
-    sequences = Sequences(
+    return Sequences(
         train_indptr=np.concatenate([[0], np.cumsum(prefix_lengths)]),
         train_items=items[in_prefix],
         val_items=val,
@@ -668,7 +703,6 @@ def make_markov_sequences(
         name=name,
         info=info,
     )
-    return sequences, transition
 
 
 def markov_oracle_scores(
