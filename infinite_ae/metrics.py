@@ -102,6 +102,30 @@ def _safe_divide(numerator: jax.Array, denominator: jax.Array) -> jax.Array:
     return jnp.where(positive, numerator / jnp.where(positive, denominator, 1), 0)
 
 
+def _psp_terms(weights, targets, hits_f, top_items, psp_ideal, ks):
+    """`ranking_metrics`' PSP pieces: the cumulative weighted gain [B, kmax] of
+    the top items and, per cut-off, the ideal W_m [B] (from `psp_ideal` when
+    given, else a second `top_k` over the targets' weights)."""
+    num_users, num_items = targets.shape
+    kmax = top_items.shape[1]
+    weights = jnp.asarray(weights, dtype=jnp.float32)
+    if weights.shape != (num_items,):
+        raise ValueError(f"weights must be [I] = ({num_items},), got {weights.shape}")
+    cum_gain = jnp.cumsum(hits_f * weights[top_items], axis=1)
+    if psp_ideal is None:
+        # Weights are positive, so the zeros never enter the m largest.
+        ideal_top, _ = jax.lax.top_k(jnp.where(targets, weights[None, :], 0.0), kmax)
+        cum_ideal_weight = jnp.cumsum(ideal_top, axis=1)
+        return cum_gain, [cum_ideal_weight[:, min(k, kmax) - 1] for k in ks]
+    psp_ideal = jnp.asarray(psp_ideal, jnp.float32)
+    if psp_ideal.shape != (num_users, len(ks)):
+        raise ValueError(
+            f"psp_ideal must be [B, len(ks)] = ({num_users}, {len(ks)}), got "
+            f"{psp_ideal.shape}"
+        )
+    return cum_gain, [psp_ideal[:, j] for j in range(len(ks))]
+
+
 def ranking_metrics(
     scores: ArrayLike,
     targets: ArrayLike,
@@ -178,27 +202,9 @@ def ranking_metrics(
     first_hit = jnp.argmax(hits, axis=1)  # 0 when there is no hit; any_hit guards.
 
     if weights is not None:
-        weights = jnp.asarray(weights, dtype=jnp.float32)
-        if weights.shape != (num_items,):
-            raise ValueError(
-                f"weights must be [I] = ({num_items},), got {weights.shape}"
-            )
-        cum_gain = jnp.cumsum(hits_f * weights[top_items], axis=1)
-        if psp_ideal is None:
-            # Weights are positive, so the zeros never enter the m largest.
-            ideal_top, _ = jax.lax.top_k(
-                jnp.where(targets, weights[None, :], 0.0), kmax
-            )
-            cum_ideal_weight = jnp.cumsum(ideal_top, axis=1)
-            ideals = [cum_ideal_weight[:, min(k, kmax) - 1] for k in ks]
-        else:
-            psp_ideal = jnp.asarray(psp_ideal, jnp.float32)
-            if psp_ideal.shape != (scores.shape[0], len(ks)):
-                raise ValueError(
-                    f"psp_ideal must be [B, len(ks)] = ({scores.shape[0]}, "
-                    f"{len(ks)}), got {psp_ideal.shape}"
-                )
-            ideals = [psp_ideal[:, j] for j in range(len(ks))]
+        cum_gain, ideals = _psp_terms(
+            weights, targets, hits_f, top_items, psp_ideal, ks
+        )
 
     out = {}
     for j, k in enumerate(ks):
