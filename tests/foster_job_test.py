@@ -56,6 +56,20 @@ def test_foster_job_writes_results_and_resumes(tmp_path):
     assert again["test"]["ndcg@10"] == 123.0
 
 
+@pytest.mark.slow  # an expert, six trainings, a distillation: about 30 s
+def test_foster_job_with_the_tuned_encoder(tmp_path):
+    config = _config()
+    config.foster.item_encoder = "tuned"
+    config.foster.ablations = ()
+    results = pipeline.run(config, tmp_path)
+    assert 0 <= results["test"]["ndcg@10"] <= 100
+    assert "retention/tuned_text_sasrec/ndcg@10" in results["retention"]
+    assert "baselines/herding/ndcg@10" in results["baselines"]
+    config.foster.tuned_layers = 3  # the small BERT has 2 blocks
+    with pytest.raises(ValueError, match=r"config.foster.tuned_layers"):
+        pipeline.run(config, tmp_path / "again")
+
+
 def test_settings_name_the_field():
     config = _config()
     config.foster.length = 40  # > config.sequential.max_len (12)
@@ -64,6 +78,10 @@ def test_settings_name_the_field():
     config = _config()
     config.foster.encoder = "gpt"
     with pytest.raises(settings.SettingsError, match=r"config.foster.encoder"):
+        settings.from_config(config)
+    config = _config()
+    config.foster.encoder, config.foster.item_encoder = "bag_of_words", "tuned"
+    with pytest.raises(settings.SettingsError, match=r"config.foster.item_encoder"):
         settings.from_config(config)
     config = _config()
     del config["foster"]

@@ -41,6 +41,7 @@ from infinite_ae.data import item_text
 from infinite_ae.foster import distill as distill_lib
 from infinite_ae.foster import objective, synthetic
 from infinite_ae.trainers.text_sasrec import ItemText, TextSASRec
+from infinite_ae.trainers.tuned_text_sasrec import ItemTokens, TunedTextSASRec
 
 STREAMS = streams_lib.StreamTable(numpy={"baselines": 12})
 READERS = {
@@ -80,12 +81,11 @@ def _encoder(cfg: settings_lib.FosterSettings, texts: list[str]):
     )
 
 
-def _item_embeddings(cfg, sequences, workdir: pathlib.Path) -> np.ndarray:
-    """Stage 1: [I, D] text embeddings of the items, cached."""
-    texts = _texts(cfg, sequences)
+def _item_embeddings(cfg, texts, encoder, workdir: pathlib.Path) -> np.ndarray:
+    """Stage 1: [I, D] frozen text embeddings of the items, cached on disk."""
     cache = pathlib.Path(cfg.cache_dir) if cfg.cache_dir else workdir / "text_cache"
     t0 = time.perf_counter()
-    embeddings = text.cached_encode(_encoder(cfg, texts), texts, cache_dir=cache)
+    embeddings = text.cached_encode(encoder, texts, cache_dir=cache)
     logging.info(
         "item texts: %d encoded by %s in %.1f s",
         len(texts),
@@ -95,15 +95,35 @@ def _item_embeddings(cfg, sequences, workdir: pathlib.Path) -> np.ndarray:
     return np.asarray(embeddings, np.float32)
 
 
-def _model(seq: settings_lib.SequentialSettings, embeddings) -> TextSASRec:
-    return TextSASRec(
-        ItemText(embeddings),
+def _model(settings, embeddings, encoder, texts) -> TextSASRec:
+    """The text-based SASRec of `config.foster.item_encoder`: the frozen table
+    of ``embeddings`` and an adaptor, or (``"tuned"``) the encoder's top
+    `tuned_layers` blocks fine-tuned over its cached lower-block token states."""
+    seq, cfg = settings.sequential, settings.foster
+    sizes = dict(
         max_len=seq.max_len,
         embedding_dim=seq.embedding_dim,
         num_blocks=seq.num_blocks,
         num_heads=seq.num_heads,
         dropout_rate=seq.dropout_rate,
     )
+    if cfg.item_encoder == "frozen":
+        return TextSASRec(ItemText(embeddings), **sizes)
+    layers = encoder.config.num_layers
+    if not 1 <= cfg.tuned_layers <= layers:
+        raise ValueError(
+            f"config.foster.tuned_layers: {cfg.tuned_layers}; the {cfg.encoder} "
+            f"encoder has {layers} blocks (1 <= tuned_layers <= {layers})"
+        )
+    t0 = time.perf_counter()
+    tokens = ItemTokens.from_encoder(encoder, texts, layers - cfg.tuned_layers)
+    logging.info(
+        "item token states below the top %d block(s): %s in %.1f s",
+        cfg.tuned_layers,
+        tokens.states.shape,
+        time.perf_counter() - t0,
+    )
+    return TunedTextSASRec(tokens, **sizes)
 
 
 def _anchors(settings, model, sequences, workdir: pathlib.Path) -> list:
@@ -169,7 +189,9 @@ def _distilled(
     return result.ids, record
 
 
-def _budget(settings, model, sequences, anchors, neighbours, budget, ctx, streams):
+def _budget(
+    settings, model, sequences, anchors, neighbours, budget, ctx, streams, embeddings
+):
     ids, record = _distilled(
         settings, model, sequences, anchors, neighbours, budget, ctx.workdir
     )
@@ -189,9 +211,7 @@ def _budget(settings, model, sequences, anchors, neighbours, budget, ctx, stream
             streams.rng("baselines", budget),
             ctx.workdir,
             model,
-            embeddings=adapter_lib.sequence_embeddings(
-                sequences, model.text.embeddings
-            ),
+            embeddings=adapter_lib.sequence_embeddings(sequences, embeddings),
         ),
     }
     return out
@@ -226,14 +246,14 @@ def _ablation_row(test, timing) -> dict[str, Any]:
     }
 
 
-def _summary(per_budget, full) -> dict[str, Any]:
+def _summary(per_budget, full, model_name: str) -> dict[str, Any]:
     """`test`, `retention` and `baselines` of the first budget."""
     first = per_budget[0]
     test = first["foster"]["test"]
     return {
         "test": test,
         "retention": {
-            f"retention/text_sasrec/{m}": v / full["test"][m]
+            f"retention/{model_name}/{m}": v / full["test"][m]
             for m, v in test.items()
             if full["test"][m] > 0
         },
@@ -252,9 +272,13 @@ def run(settings: settings_lib.Settings, sequences, ctx) -> dict[str, Any]:
     streams = streams_lib.Streams(STREAMS, settings.seed)
     timings = {}
     t0 = time.perf_counter()
-    embeddings = _item_embeddings(cfg, sequences, ctx.workdir)
+    texts = _texts(cfg, sequences)
+    encoder = _encoder(cfg, texts)
+    embeddings = _item_embeddings(cfg, texts, encoder, ctx.workdir)
     timings["encode"] = time.perf_counter() - t0
-    model = _model(settings.sequential, embeddings)
+    t0 = time.perf_counter()
+    model = _model(settings, embeddings, encoder, texts)
+    timings["model"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     anchors = _anchors(settings, model, sequences, ctx.workdir)
     timings["expert"] = time.perf_counter() - t0
@@ -267,7 +291,15 @@ def run(settings: settings_lib.Settings, sequences, ctx) -> dict[str, Any]:
         t0 = time.perf_counter()
         per_budget.append(
             _budget(
-                settings, model, sequences, anchors, neighbours, budget, ctx, streams
+                settings,
+                model,
+                sequences,
+                anchors,
+                neighbours,
+                budget,
+                ctx,
+                streams,
+                embeddings,
             )  # fmt: skip
         )
         timings[f"budget_{budget}"] = time.perf_counter() - t0
@@ -277,7 +309,7 @@ def run(settings: settings_lib.Settings, sequences, ctx) -> dict[str, Any]:
     )
     timings["ablation"] = time.perf_counter() - t0
     return {
-        **_summary(per_budget, full),
+        **_summary(per_budget, full, model.name),
         "full_data": full,
         "per_budget": per_budget,
         "ablation": ablation,
