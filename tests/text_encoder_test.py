@@ -27,6 +27,7 @@ from absl.testing import absltest, parameterized
 from infinite_ae import text
 from infinite_ae.text import bag_of_words, bert, tokenization, weights
 from tests.conftest import PROJECT_ROOT
+from tests.tiny_bert import CONFIG
 
 REFERENCE = PROJECT_ROOT / "tests" / "fixtures" / "minilm_reference.npz"
 # all-MiniLM-L6-v2 vs sentence-transformers, float32 on CPU: measured max abs
@@ -47,14 +48,6 @@ try:
 except ModuleNotFoundError:
     HAS_TOKENIZERS = False
 
-CONFIG = text.BertConfig(
-    vocab_size=32,
-    hidden_size=16,
-    num_layers=2,
-    num_heads=4,
-    intermediate_size=32,
-    max_positions=64,
-)
 WORDS = (
     "red green blue glass steel beaker bottle glue tape roll grit pack "
     "ounce inch small large drama comedy"

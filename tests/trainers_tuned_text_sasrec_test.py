@@ -13,16 +13,9 @@ from infinite_ae.data import make_markov_sequences
 from infinite_ae.trainers import sequential
 from infinite_ae.trainers.text_sasrec import ItemText, TextSASRec
 from infinite_ae.trainers.tuned_text_sasrec import ItemTokens, TunedTextSASRec
+from tests.tiny_bert import CONFIG
 
 RTOL = ATOL = 1e-5  # float32 outputs
-CONFIG = text.BertConfig(
-    vocab_size=32,
-    hidden_size=16,
-    num_layers=2,
-    num_heads=4,
-    intermediate_size=32,
-    max_positions=64,
-)
 WORDS = "red green blue glass steel beaker bottle glue tape roll grit pack".split()
 TEXTS = [
     "red glass",
