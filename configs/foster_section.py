@@ -51,7 +51,7 @@ def get_section() -> ml_collections.ConfigDict:
     foster.reset_every = 50
     # Penalty weight lambda, co-occurrence weight beta, synthetic temperature.
     foster.lam = 1.0
-    foster.beta = 0.01
+    foster.beta = 0.1
     foster.temperature = 1.0
     # Adam learning rates of theta, theta' and the synthetic logits.
     foster.lr_theta = 1e-3

@@ -69,7 +69,7 @@ class FosterOptions:
     inner_steps: int = 1
     reset_every: int = 50
     lam: float = 1.0
-    beta: float = 0.01
+    beta: float = 0.1
     temperature: float = 1.0
     lr_theta: float = 1e-3
     lr_prime: float = 1e-3
