@@ -245,6 +245,14 @@ class SyntheticTest(absltest.TestCase):
         with self.assertRaisesRegex(ValueError, "unique"):
             synthetic.discretise(np.zeros((1, 9, 8)))
 
+    def test_init_from_real_gives_the_real_items_most_of_the_mass(self):
+        for num_items in (I, 5000):  # a fixed logit would fade at 5,000 items
+            ids = np.array([[1, 2, 3, 4, 5]])
+            z = synthetic.init_logits(jax.random.key(2), 1, L, num_items, real=ids)
+            p = np.asarray(jax.nn.softmax(z, axis=-1))
+            mass = np.take_along_axis(p, ids[..., None], -1)
+            np.testing.assert_allclose(mass, np.exp(2) / (np.exp(2) + 1), atol=0.03)
+
     def test_init_from_real_and_to_sequences(self):
         real, _ = make_markov_sequences(20, I, mean_length=6, seed=0)
         ids = np.array([[1, 2, 3, 4, 5], [0, 6, 7, 8, 9]])
@@ -289,7 +297,7 @@ class FactorisedTest(absltest.TestCase):
             np.take_along_axis(logits, np.maximum(self.real, 0)[..., None], -1)[known][
                 :, 0
             ],
-            synthetic.INIT_SCALE,
+            synthetic.init_scale(I),
             rtol=1e-5,
         )
         ids = synthetic.discretise(self.z)

@@ -21,8 +21,16 @@ import numpy as np
 from infinite_ae.data import Sequences
 from infinite_ae.types import Array, PRNGKey
 
-INIT_SCALE = 5.0
-"""Logit of a real sequence's item over the rest when initialised from data."""
+INIT_MARGIN = 2.0
+"""A real item's initial logit over log(I) (`init_scale`)."""
+
+
+def init_scale(num_items: int) -> float:
+    """The initial logit of a real sequence's item over the rest (0): log(I) +
+    `INIT_MARGIN`, so softmax gives it e^2 / (e^2 + 1 - 1/I), about 0.88, of the
+    mass whatever the catalogue size (a fixed logit would fade into the mass of
+    the other I - 1 items of a large catalogue)."""
+    return float(np.log(num_items)) + INIT_MARGIN
 
 
 class Factorised(NamedTuple):
@@ -64,14 +72,14 @@ def init_logits(
     noise: float = 0.1,
     rank: int = 0,
 ) -> Logits:
-    """Initial logits: N(0, noise²), plus `INIT_SCALE` on the items of ``real``
-    [M, L] int item ids (-1 = none: that position stays noise).
+    """Initial logits: N(0, noise²), plus s = `init_scale` (I) on the items of
+    ``real`` [M, L] int item ids (-1 = none: that position stays noise).
 
     With ``rank`` r > 0 the logits are `Factorised`: B has random rows of norm 1
-    and A = INIT_SCALE B[real] (noise · N(0, 1/r) where real is -1), so a real
-    item's logit is INIT_SCALE and any other item's is INIT_SCALE times a cosine
-    of random directions, about N(0, 1/r) scaled: the real item stands out
-    clearly for r of a few dozen and more. Rank 0 (default): dense [M, L, I].
+    and A = s B[real] (noise · N(0, 1/r) where real is -1), so a real item's
+    logit is s and any other item's is s times a cosine of random directions,
+    about N(0, 1/r) scaled: the real item stands out clearly for r of a few
+    dozen and more. Rank 0 (default): dense [M, L, I].
     """
     if real is not None:
         real = np.asarray(real)
@@ -87,11 +95,12 @@ def init_logits(
         items = items / jnp.linalg.norm(items, axis=1, keepdims=True)
         rows = noise * jax.random.normal(row_key, (num_sequences, length, rank))
         rows = rows / np.sqrt(rank)
+        scale = init_scale(num_items)
         if real is not None:
             chosen = jnp.asarray(real)
             rows = jnp.where(
                 (chosen >= 0)[..., None],
-                INIT_SCALE * items[jnp.maximum(chosen, 0)],
+                scale * items[jnp.maximum(chosen, 0)],
                 rows,
             )
         return Factorised(rows, items)
@@ -99,7 +108,7 @@ def init_logits(
     if real is None:
         return z
     one_hot = jax.nn.one_hot(jnp.asarray(real), num_items)  # -1 -> all zeros
-    return z + INIT_SCALE * one_hot
+    return z + init_scale(num_items) * one_hot
 
 
 def soft_sequences(logits: Array, temperature) -> Array:
