@@ -123,10 +123,17 @@ def _budgets(rows, results) -> list[dict]:
     return out
 
 
-def _step_costs(num_items: int, subset_size: int, tmp: pathlib.Path) -> dict:
+def _step_costs(
+    num_items: int, subset_size: int, inner_steps: int, tmp: pathlib.Path
+) -> dict:
     """`foster_step_bench.py` at the catalogue's size (its JSON record)."""
     out = tmp / "foster_step.json"
-    command = [sys.executable, str(HERE / "foster_step_bench.py"), f"--output={out}"]
+    command = [
+        sys.executable,
+        str(HERE / "foster_step_bench.py"),
+        f"--output={out}",
+        f"--inner_steps={inner_steps}",
+    ]
     if _SMOKE.value:
         command.append("--smoke")
     else:
@@ -167,8 +174,11 @@ def main(argv):
     rows = _rows(dataset, results)
     budgets = _budgets(rows, results)
     steps = _step_costs(
-        results["data"]["num_items"], config.foster.subset_size, root
-    )  # fmt: skip
+        results["data"]["num_items"],
+        config.foster.subset_size,
+        config.foster.inner_steps,
+        root,
+    )
     record = {
         "benchmark": "foster_budget",
         "smoke": _SMOKE.value,
@@ -176,7 +186,9 @@ def main(argv):
         "rows": rows,
         "budgets": budgets,
         "ablation": results["ablation"],
-        "step": {k: steps[k] for k in ("items", "encoder", "unroll", "rows")},
+        "step": {
+            k: steps[k] for k in ("items", "encoder", "unroll", "inner_steps", "rows")
+        },
         "job_timings": results["timings"],
         "foster": results["foster"],
         "seconds": time.perf_counter() - start,

@@ -57,6 +57,9 @@ _BATCH = flags.DEFINE_integer("batch", 32, "Real windows per step.")
 _UNROLL = flags.DEFINE_integer(
     "unroll", 10, "Inner steps of the unrolled variant (0: not timed)."
 )
+_INNER = flags.DEFINE_integer(
+    "inner_steps", 5, "theta' updates in the first-order step (the FOSTER default)."
+)
 _REPEATS = flags.DEFINE_integer("repeats", 5, "Timed calls of each.")
 _ENCODER = flags.DEFINE_enum(
     "encoder", "frozen", ["frozen", "tuned"], "Item text: frozen table or tuned top."
@@ -118,7 +121,11 @@ def _row(model, anchor, logits, real, neighbours, k: int, repeats: int) -> dict:
         lr_logits=0.03,
     )  # fmt: skip
     weights = jnp.ones(real[0].shape[0], jnp.float32)
-    first = jax.jit(functools.partial(step.foster_step, model=model, subset_size=k))
+    first = jax.jit(
+        functools.partial(
+            step.foster_step, model=model, subset_size=k, inner_steps=_INNER.value
+        )
+    )
     unrolled = jax.jit(
         functools.partial(
             step.unrolled_step, model=model, subset_size=k, unroll=_UNROLL.value
@@ -180,6 +187,7 @@ def main(argv):
         "length": length,
         "batch": batch,
         "unroll": _UNROLL.value,
+        "inner_steps": _INNER.value,
         "encoder": _ENCODER.value,
         "tokens": _TOKENS.value if _ENCODER.value == "tuned" else None,
         "rows": rows,

@@ -47,7 +47,7 @@ def get_section() -> ml_collections.ConfigDict:
     foster.subset_size = 1024
     foster.top_c = 1
     # theta' updates per step; steps between anchor resets.
-    foster.inner_steps = 1
+    foster.inner_steps = 5
     foster.reset_every = 50
     # Penalty weight lambda, co-occurrence weight beta, synthetic temperature.
     foster.lam = 1.0

@@ -66,7 +66,7 @@ class FosterOptions:
     batch_size: int = 64
     subset_size: int = 1024
     top_c: int = 1
-    inner_steps: int = 1
+    inner_steps: int = 5
     reset_every: int = 50
     lam: float = 1.0
     beta: float = 0.1

@@ -11,12 +11,18 @@ synthetic data) and theta' (approximately argmin L_syn(., Z)), and the objective
 One step, on the step's item subset S (`subset.sample_subset`):
   1. theta' <- theta' - Adam(grad L_syn(theta', Z)), `inner_steps` times;
   2. theta  <- theta - Adam(grad [L_real(theta) + lam L_syn(theta, Z)]);
-  3. Z <- Z - Adam(lam [grad_Z L_syn(theta, Z) - grad_Z L_syn(theta', Z)]
-                   + beta grad_Z R_co(Z)), only on the subset's columns.
-Only first-order gradients: no unrolling, no Hessian-vector products. Right after
-a reset theta = theta' and the penalty's Z-gradient is exactly zero until steps 1-2
-separate them. `reset` (every R steps) puts both copies back on an expert
-checkpoint (a trajectory anchor) with fresh optimiser states.
+  3. Z <- Z - Adam(lam grad_Z max(0, L_syn(theta, Z) - L_syn(theta', Z))
+                   + beta grad_Z R_co(Z)), only on the subset's columns;
+  4. theta' <- theta when theta fits the synthetic data better.
+Steps 3-4 keep the penalty a value-function gap: v(Z) = min L_syn(., Z) is
+estimated by the better of the two copies, so the gap is never negative. A theta'
+that fits Z worse than theta (a few inner steps against theta's, which also
+learns from real data) would otherwise flip the penalty's sign and push Z away
+from what a model can learn from it. Only first-order gradients: no unrolling, no
+Hessian-vector products. Right after a reset theta = theta' and the penalty's
+Z-gradient is exactly zero until steps 1-2 separate them. `reset` (every R
+steps) puts both copies back on an expert checkpoint (a trajectory anchor) with
+fresh optimiser states.
 """
 
 from __future__ import annotations
@@ -232,7 +238,8 @@ def foster_step(
             synthetic.columns(logits, subset), hyper.temperature
         )
         cooc = objective.cooccurrence(p, similarity, pairs)
-        total = hyper.lam * (at_theta - at_prime) + hyper.beta * cooc
+        gap = jnp.maximum(at_theta - at_prime, 0.0)  # v(Z) <= both copies' losses
+        total = hyper.lam * gap + hyper.beta * cooc
         return total, (at_theta, at_prime, cooc)
 
     (_, (at_theta, at_prime, cooc)), z_grads = jax.value_and_grad(z_loss, has_aux=True)(
@@ -242,6 +249,9 @@ def foster_step(
         z_grads, _with_lr(state.logits_opt, hyper.lr_logits), state.logits
     )
     logits = update_columns(state.logits, updates, subset)
+    prime = jax.tree.map(
+        lambda t, p: jnp.where(at_theta < at_prime, t, p), theta, prime
+    )
     new = FosterState(
         logits, logits_opt, theta, theta_opt, prime, prime_opt, state.step + 1
     )
@@ -249,7 +259,7 @@ def foster_step(
         "real": real,
         "syn": at_theta,
         "syn_prime": at_prime,
-        "penalty": at_theta - at_prime,
+        "penalty": jnp.maximum(at_theta - at_prime, 0.0),
         "cooc": cooc,
         "covered": covered,
     }
