@@ -212,6 +212,24 @@ class StepTest(absltest.TestCase):
                             lr_prime=1e-3, lr_logits=1e-2),
         )  # fmt: skip
         self.assertEqual(fn._cache_size(), 1)
+        # The gap is a value-function gap: theta' takes theta when theta fits the
+        # synthetic data better, and then the penalty moves no logit (beta 0).
+        frozen = step.Hyper.make(lam=1.0, beta=0.0, temperature=1.0, lr_theta=0.0,
+                                 lr_prime=0.0, lr_logits=1e-1)  # fmt: skip
+        other = self.model.init(jax.random.key(7))
+        for theta, prime in ((self.anchor, other), (other, self.anchor)):
+            start = state._replace(theta=theta, prime=prime)
+            new, stats = fn(start, jax.random.key(8), inputs, targets, weights,
+                            self.nbrs, self.sims, frozen)  # fmt: skip
+            gap = float(stats["syn"]) - float(stats["syn_prime"])
+            self.assertAlmostEqual(float(stats["penalty"]), max(gap, 0.0), places=5)
+            theta_better = gap < 0
+            kept = theta if theta_better else prime
+            for a, b in zip(jax.tree.leaves(new.prime), jax.tree.leaves(kept),
+                            strict=True):  # fmt: skip
+                np.testing.assert_array_equal(a, b)
+            moved = bool(jnp.any(new.logits != self.logits))
+            self.assertEqual(moved, not theta_better)
 
     @pytest.mark.slow
     def test_unrolled_step_differentiates_through_the_inner_training(self):
