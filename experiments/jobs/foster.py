@@ -218,32 +218,31 @@ def _budget(
 
 
 def _ablation(settings, model, sequences, anchors, neighbours, first, workdir):
-    """Test metrics at the first budget with each of `config.foster.ablations`
-    switched off in turn, beside FOSTER with all three components."""
+    """Test metrics and distillation times at the first budget with each of
+    `config.foster.ablations` switched off in turn, beside FOSTER with all three."""
     budget = first["num_sequences"]
-    rows = {"foster": _ablation_row(first["foster"]["test"], first)}
+    rows = {
+        "foster": {
+            "test": first["foster"]["test"],
+            "distill_seconds": first["distill_seconds"],
+            "distill_step_seconds": first["distill_step_seconds"],
+        }
+    }
     for off in settings.foster.ablations:
         ids, record = _distilled(
             settings, model, sequences, anchors, neighbours, budget, workdir, off
         )
-        train = synthetic.to_sequences(ids, sequences, name=f"foster_{budget}_no_{off}")
+        tag = f"foster_{budget}_no_{off}"
+        train = synthetic.to_sequences(ids, sequences, name=tag)
         trained = sequential.train_recorded(
-            settings, sequences, train, workdir, f"foster_{budget}_no_{off}", model
+            settings, sequences, train, workdir, tag, model
         )
-        rows[f"no_{off}"] = _ablation_row(
-            trained["test"],
-            {"distill_seconds": record["seconds"],
-             "distill_step_seconds": record["step_seconds"]},
-        )  # fmt: skip
+        rows[f"no_{off}"] = {
+            "test": trained["test"],
+            "distill_seconds": record["seconds"],
+            "distill_step_seconds": record["step_seconds"],
+        }
     return {"num_sequences": budget, "rows": rows}
-
-
-def _ablation_row(test, timing) -> dict[str, Any]:
-    return {
-        "test": test,
-        "distill_seconds": timing["distill_seconds"],
-        "distill_step_seconds": timing["distill_step_seconds"],
-    }
 
 
 def _summary(per_budget, full, model_name: str) -> dict[str, Any]:
