@@ -40,9 +40,10 @@ def get_section() -> ml_collections.ConfigDict:
     foster.length = 20
     # Expert epochs on the full data (the anchors of the resets).
     foster.expert_epochs = 10
-    # The first expert epoch the distillation starts from and resets to (0-based;
-    # later epochs skip a trajectory's untrained start, < expert_epochs).
-    foster.first_anchor = 0
+    # The fraction of the expert trajectory skipped: the distillation starts from
+    # and resets to its epochs from int(anchor_start * expert_epochs) on (in
+    # [0, 1); skips a trajectory's untrained start).
+    foster.anchor_start = 0.0
     # Distillation steps and real windows per step.
     foster.steps = 300
     foster.batch_size = 64

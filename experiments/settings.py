@@ -586,7 +586,7 @@ class FosterSettings:
     budgets: tuple[int, ...] = _field(**ALL_AT_LEAST_ONE)
     length: int = _field(**_check(lambda v: v >= 2, "must be >= 2"))
     expert_epochs: int = _field(**AT_LEAST_ONE)
-    first_anchor: int = _field(**NON_NEGATIVE)
+    anchor_start: float = _field(**_check(lambda v: 0 <= v < 1, "must be in [0, 1)"))
     steps: int = _field(**AT_LEAST_ONE)
     batch_size: int = _field(**AT_LEAST_ONE)
     subset_size: int = _field(**AT_LEAST_ONE)
@@ -615,12 +615,6 @@ class FosterSettings:
         if self.text_source != "generated" and not self.text_path:
             raise _fail(
                 "config.foster.text_path", self.text_path, "names the item-text file"
-            )
-        if self.first_anchor >= self.expert_epochs:
-            raise _fail(
-                "config.foster.first_anchor",
-                self.first_anchor,
-                f"must be < config.foster.expert_epochs ({self.expert_epochs})",
             )
         if self.item_encoder == "tuned" and self.encoder == "bag_of_words":
             raise _fail(

@@ -80,8 +80,8 @@ def test_settings_name_the_field():
     with pytest.raises(settings.SettingsError, match=r"config.foster.encoder"):
         settings.from_config(config)
     config = _config()
-    config.foster.first_anchor = 2  # expert_epochs 2: anchors 0 and 1
-    with pytest.raises(settings.SettingsError, match=r"config.foster.first_anchor"):
+    config.foster.anchor_start = 1.0  # would skip every anchor
+    with pytest.raises(settings.SettingsError, match=r"config.foster.anchor_start"):
         settings.from_config(config)
     config = _config()
     config.foster.encoder, config.foster.item_encoder = "bag_of_words", "tuned"

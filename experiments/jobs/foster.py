@@ -6,7 +6,8 @@ FOSTER-style, reconstructed from the abstract (infinite_ae/foster). Stages:
    `config.foster.encoder`, cached on disk by (encoder, texts);
 2. `_anchors`: the expert trajectory, `expert_epochs` epochs of the text-based
    SASRec on the full data (saved under ``anchors/``, reloaded by a rerun); the
-   distillation starts from, and resets to, its epochs from `first_anchor` on;
+   distillation starts from, and resets to, its epochs after the first
+   `anchor_start` fraction;
 3. the same model trained on every real sequence (the reference of `retention`);
 4. per budget M (`config.foster.budgets`): FOSTER distils M sequences (ids and
    history saved under ``distilled/``), the model is trained on them and tested on
@@ -280,8 +281,8 @@ def run(settings: settings_lib.Settings, sequences, ctx) -> dict[str, Any]:
     model = _model(settings, embeddings, encoder, texts)
     timings["model"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    # The resets draw from the trajectory from `first_anchor` on.
-    anchors = _anchors(settings, model, sequences, ctx.workdir)[cfg.first_anchor :]
+    anchors = _anchors(settings, model, sequences, ctx.workdir)
+    anchors = anchors[int(cfg.anchor_start * len(anchors)) :]  # skip the start
     timings["expert"] = time.perf_counter() - t0
     neighbours = objective.text_neighbours(embeddings, cfg.cooc_top_k)
     full = sequential.train_recorded(
