@@ -10,7 +10,7 @@ import pytest
 from absl.testing import absltest
 
 from infinite_ae.data import make_markov_sequences
-from infinite_ae.foster import objective, step, subset, synthetic
+from infinite_ae.foster import distill, objective, step, subset, synthetic
 from infinite_ae.trainers import sequential
 from infinite_ae.trainers.text_sasrec import ItemText, TextSASRec
 
@@ -262,6 +262,20 @@ class SyntheticTest(absltest.TestCase):
         )
         with self.assertRaisesRegex(ValueError, "unique"):
             synthetic.discretise(np.zeros((1, 9, 8)))
+
+    def test_real_init_fills_every_position_with_real_histories(self):
+        # Histories of 1-4 items, shorter than the 9 positions to fill.
+        real, _ = make_markov_sequences(30, I, mean_length=4, seed=3, min_length=3)
+        rows = distill.real_init(real, 5, 9, np.random.default_rng(0))
+        self.assertEqual(rows.shape, (5, 9))
+        self.assertTrue(((rows >= 0) & (rows < I)).all())
+        prefixes = {
+            tuple(real.train_items[a:b])
+            for a, b in zip(real.train_indptr[:-1], real.train_indptr[1:], strict=True)
+            if b - a >= 2
+        }
+        for row in rows:  # each row ends with a whole real prefix
+            self.assertTrue(any(row[-len(p) :].tolist() == list(p) for p in prefixes))
 
     def test_init_from_real_gives_the_real_items_most_of_the_mass(self):
         for num_items in (I, 5000):  # a fixed logit would fade at 5,000 items
