@@ -65,7 +65,8 @@ def get_section() -> ml_collections.ConfigDict:
     # regulariser.
     foster.cooc_top_k = 20
     foster.pairs = "all"
-    # Synthetic initialisation: real (random real sequences) | random.
+    # Synthetic initialisation: real (random users' training prefixes, one after
+    # another until each sequence's L positions are full) | random.
     foster.init = "real"
     # Synthetic logits: 0 = dense Z [M, L, I]; r > 0 = factorised Z = A B^T with
     # A [M, L, r], B [I, r] (large catalogues: M L r + I r numbers, not M L I).

@@ -53,7 +53,8 @@ class FosterOptions:
       lr_theta, lr_prime, lr_logits: Adam learning rates.
       cooc_top_k: text neighbours per item of the regulariser.
       pairs: "all" or "adjacent" position pairs of the regulariser.
-      init: "real" (M random real sequences' last L items) or "random".
+      init: "real" (`real_init`: random users' prefixes filling every position)
+        or "random".
       rank: 0 for dense logits Z [M, L, I]; r > 0 factorises Z = A B^T with
         A [M, L, r] and B [I, r] (`synthetic.Factorised`; large catalogues).
       subset_sampling, reset, cooc: the three components (False = ablated: the
@@ -139,10 +140,10 @@ def expert_trajectory(
 def real_init(sequences, num_sequences: int, length: int, rng) -> np.ndarray:
     """[M, L] item indices of real histories: each row the training prefixes of
     random users with at least two items, one after another until they fill L
-    positions, the last L of them. Real
-    histories are often shorter than L (Scientific's mean 5 against L = 20); a
-    row of one user padded with unset, noise-initialised positions would start
-    the distillation from mostly random items."""
+    positions, the last L of them. Real histories are often shorter than L
+    (Scientific's mean 5 against L = 20); a row of one user padded with unset,
+    noise-initialised positions would start the distillation from mostly random
+    items."""
     users = np.flatnonzero(np.diff(sequences.train_indptr) >= 2)
     if users.size == 0:
         raise ValueError("init='real' needs users with at least two items")
