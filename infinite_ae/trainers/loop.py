@@ -342,6 +342,7 @@ def run_epochs(
     learning_rate: float,
     first: int = 0,
     progress: str | None = None,
+    name: str | None = None,
     log_fn: Callable[[int, dict[str, float]], None] | None = None,
     after_eval: Callable[[int, Any], None] | None = None,
     times: list[float] | None = None,
@@ -366,6 +367,7 @@ def run_epochs(
       learning_rate: named in the error of a non-finite loss.
       first: the first epoch (a resumed run's next epoch).
       progress: a description to show a progress bar (and log lines) under.
+      name: the evaluation log lines' name (default ``progress``, else "fit").
       log_fn: called after every evaluation.
       after_eval: called after every evaluation.
       times: a list the epochs' times are appended to as they finish (a
@@ -395,7 +397,7 @@ def run_epochs(
         record = stopping.update(epoch, loss, val, state.params)
         logging.info(
             "%s epoch %d loss %.4f val %s %.3f",
-            progress or "fit",
+            name or progress or "fit",
             epoch,
             loss,
             stopping.metric,

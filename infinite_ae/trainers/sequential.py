@@ -804,6 +804,7 @@ def fit_sequential(
         learning_rate=learning_rate,
         first=first,
         progress=desc if progress else None,
+        name=desc,
         log_fn=log_fn,
         after_eval=save,
         times=epoch_times,
